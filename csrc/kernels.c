@@ -1,0 +1,305 @@
+/* Elementwise kernels of the fastmlp engine: see kernels.h.
+ *
+ * One template, instantiated for float and double.  Reductions (losses,
+ * column sums, sums of squares) accumulate in double whatever T is.
+ */
+#include <math.h>
+#include <string.h>
+#include "kernels.h"
+
+#define FM_DEFINE(T, S, EXP, EXPM1, LOG1P, LOG, TANH, FABS)                   \
+                                                                              \
+static inline T fm_sigmoid_##S(T z)                                           \
+{                                                                             \
+    /* Never exponentiate a positive number: no overflow for any z. */        \
+    if (z >= 0) return (T)1 / ((T)1 + EXP(-z));                               \
+    T e = EXP(z);                                                             \
+    return e / ((T)1 + e);                                                    \
+}                                                                             \
+                                                                              \
+static inline T fm_softplus_##S(T z)                                          \
+{                                                                             \
+    /* log(1 + e^z) = max(z, 0) + log1p(e^-|z|), exact for every z. */        \
+    return (z > 0 ? z : (T)0) + LOG1P(EXP(-FABS(z)));                         \
+}                                                                             \
+                                                                              \
+/* z[i, :] = act(z[i, :] + b): bias add fused with the activation. */        \
+void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,        \
+                     int act, double param)                                   \
+{                                                                             \
+    const T p = (T)param;                                                     \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        T *zi = z + i * cols;                                                 \
+        switch (act) {                                                        \
+        case FM_ACT_IDENTITY:                                                 \
+            _Pragma("omp simd")                                               \
+            for (ptrdiff_t j = 0; j < cols; j++) zi[j] += b[j];               \
+            break;                                                            \
+        case FM_ACT_LOGISTIC:                                                 \
+            for (ptrdiff_t j = 0; j < cols; j++)                              \
+                zi[j] = fm_sigmoid_##S(zi[j] + b[j]);                         \
+            break;                                                            \
+        case FM_ACT_TANH:                                                     \
+            for (ptrdiff_t j = 0; j < cols; j++) zi[j] = TANH(zi[j] + b[j]);  \
+            break;                                                            \
+        case FM_ACT_RELU:                                                     \
+            _Pragma("omp simd")                                               \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T v = zi[j] + b[j];                                           \
+                zi[j] = v > 0 ? v : (T)0;                                     \
+            }                                                                 \
+            break;                                                            \
+        case FM_ACT_LEAKY_RELU:                                               \
+            _Pragma("omp simd")                                               \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T v = zi[j] + b[j];                                           \
+                zi[j] = v > 0 ? v : p * v;                                    \
+            }                                                                 \
+            break;                                                            \
+        case FM_ACT_ELU:                                                      \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T v = zi[j] + b[j];                                           \
+                zi[j] = v > 0 ? v : p * EXPM1(v);                             \
+            }                                                                 \
+            break;                                                            \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* a := g * act'(z), with act' written in terms of the output a = act(z),    \
+ * so that only post-activations are kept for the backward pass. */          \
+void fm_act_backward_##S(T *a, const T *g, ptrdiff_t n, int act,              \
+                         double param)                                        \
+{                                                                             \
+    const T p = (T)param;                                                     \
+    switch (act) {                                                            \
+    case FM_ACT_IDENTITY:                                                     \
+        memcpy(a, g, (size_t)n * sizeof(T));                                  \
+        break;                                                                \
+    case FM_ACT_LOGISTIC:                                                     \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) a[i] = g[i] * a[i] * ((T)1 - a[i]); \
+        break;                                                                \
+    case FM_ACT_TANH:                                                         \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) a[i] = g[i] * ((T)1 - a[i] * a[i]); \
+        break;                                                                \
+    case FM_ACT_RELU:                                                         \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) a[i] = a[i] > 0 ? g[i] : (T)0;      \
+        break;                                                                \
+    case FM_ACT_LEAKY_RELU:                                                   \
+        /* slope > 0 keeps the sign, so a > 0 iff z > 0 */                    \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) a[i] = a[i] > 0 ? g[i] : p * g[i];  \
+        break;                                                                \
+    case FM_ACT_ELU:                                                          \
+        /* z <= 0: d/dz alpha*(e^z - 1) = alpha*e^z = a + alpha */            \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                     \
+            a[i] = a[i] > 0 ? g[i] : g[i] * (a[i] + p);                       \
+        break;                                                                \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Loss and output delta from the logits, in place: on return z holds        \
+ * delta = scale * sw_i * dl_i/dz.  Returns sum_i sw_i * l_i (double).        \
+ * l_i is the negative log-likelihood of sample i summed over outputs (up    \
+ * to constants), computed from the logits with log-sum-exp. */              \
+double fm_loss_delta_##S(T *z, const T *y, const T *sw, ptrdiff_t rows,       \
+                         ptrdiff_t cols, int out, double scale)               \
+{                                                                             \
+    double total = 0.0;                                                       \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        T *zi = z + i * cols;                                                 \
+        const T *yi = y + i * cols;                                           \
+        const double w = sw ? (double)sw[i] : 1.0;                            \
+        const T ws = (T)(w * scale);                                          \
+        double li = 0.0;                                                      \
+        switch (out) {                                                        \
+        case FM_OUT_IDENTITY_SQUARED:                                         \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T r = zi[j] - yi[j];                                          \
+                li += 0.5 * (double)r * (double)r;                            \
+                zi[j] = r * ws;                                               \
+            }                                                                 \
+            break;                                                            \
+        case FM_OUT_SOFTMAX_LOGLOSS: {                                        \
+            T zmax = zi[0];                                                   \
+            for (ptrdiff_t j = 1; j < cols; j++)                              \
+                if (zi[j] > zmax) zmax = zi[j];                               \
+            double s = 0.0, ysum = 0.0, yz = 0.0;                             \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T e = EXP(zi[j] - zmax);                                      \
+                s += (double)e;                                               \
+                ysum += (double)yi[j];                                        \
+                yz += (double)yi[j] * (double)(zi[j] - zmax);                 \
+                zi[j] = e;                                                    \
+            }                                                                 \
+            /* -sum_k y_k log p_k = sum_k y_k (lse - z_k) */                  \
+            li = ysum * log(s) - yz;                                          \
+            const T inv = (T)(1.0 / s);                                       \
+            for (ptrdiff_t j = 0; j < cols; j++)                              \
+                zi[j] = (zi[j] * inv - yi[j]) * ws;                           \
+            break;                                                            \
+        }                                                                     \
+        case FM_OUT_LOGISTIC_BINARY:                                          \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T zj = zi[j];                                                 \
+                /* -y log s(z) - (1-y) log(1-s(z)) = softplus(z) - y z */     \
+                li += (double)fm_softplus_##S(zj) - (double)yi[j] * zj;       \
+                zi[j] = (fm_sigmoid_##S(zj) - yi[j]) * ws;                    \
+            }                                                                 \
+            break;                                                            \
+        case FM_OUT_EXP_POISSON:                                              \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T zj = zi[j];                                                 \
+                T mu = EXP(zj);                                               \
+                double yj = (double)yi[j];                                    \
+                /* half deviance as scikit-learn: y log(y/mu) - y + mu */     \
+                li += (yj > 0 ? yj * log(yj) : 0.0) - yj * zj - yj + mu;      \
+                zi[j] = (mu - yi[j]) * ws;                                    \
+            }                                                                 \
+            break;                                                            \
+        case FM_OUT_SOFTPLUS_SQUARED:                                         \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T zj = zi[j];                                                 \
+                T r = fm_softplus_##S(zj) - yi[j];                            \
+                li += 0.5 * (double)r * (double)r;                            \
+                zi[j] = r * fm_sigmoid_##S(zj) * ws;                          \
+            }                                                                 \
+            break;                                                            \
+        case FM_OUT_LOGISTIC_SQUARED:                                         \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                T p = fm_sigmoid_##S(zi[j]);                                  \
+                T r = p - yi[j];                                              \
+                li += 0.5 * (double)r * (double)r;                            \
+                zi[j] = r * p * ((T)1 - p) * ws;                              \
+            }                                                                 \
+            break;                                                            \
+        }                                                                     \
+        total += w * li;                                                      \
+    }                                                                         \
+    return total;                                                             \
+}                                                                             \
+                                                                              \
+/* z[i, :] = out(z[i, :] + b): the output layer at prediction time. */       \
+void fm_output_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out) \
+{                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        T *zi = z + i * cols;                                                 \
+        for (ptrdiff_t j = 0; j < cols; j++) zi[j] += b[j];                   \
+        switch (out) {                                                        \
+        case FM_OUT_IDENTITY_SQUARED:                                         \
+            break;                                                            \
+        case FM_OUT_SOFTMAX_LOGLOSS: {                                        \
+            T zmax = zi[0];                                                   \
+            for (ptrdiff_t j = 1; j < cols; j++)                              \
+                if (zi[j] > zmax) zmax = zi[j];                               \
+            double s = 0.0;                                                   \
+            for (ptrdiff_t j = 0; j < cols; j++) {                            \
+                zi[j] = EXP(zi[j] - zmax);                                    \
+                s += (double)zi[j];                                           \
+            }                                                                 \
+            const T inv = (T)(1.0 / s);                                       \
+            for (ptrdiff_t j = 0; j < cols; j++) zi[j] *= inv;                \
+            break;                                                            \
+        }                                                                     \
+        case FM_OUT_LOGISTIC_BINARY:                                          \
+        case FM_OUT_LOGISTIC_SQUARED:                                         \
+            for (ptrdiff_t j = 0; j < cols; j++)                              \
+                zi[j] = fm_sigmoid_##S(zi[j]);                                \
+            break;                                                            \
+        case FM_OUT_EXP_POISSON:                                              \
+            for (ptrdiff_t j = 0; j < cols; j++) zi[j] = EXP(zi[j]);          \
+            break;                                                            \
+        case FM_OUT_SOFTPLUS_SQUARED:                                         \
+            for (ptrdiff_t j = 0; j < cols; j++)                              \
+                zi[j] = fm_softplus_##S(zi[j]);                               \
+            break;                                                            \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* acc[j] += sum_i x[i, j] for j < cols (row stride ld), in double and in    \
+ * row order, so the result does not depend on how columns are split. */     \
+void fm_colsum_##S(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,  \
+                   double *acc)                                               \
+{                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        const T *xi = x + i * ld;                                             \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < cols; j++) acc[j] += (double)xi[j];         \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* dst = scale * src; returns sum(src**2) in double (the L2 penalty). */     \
+double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,            \
+                                double scale)                                 \
+{                                                                             \
+    const T s = (T)scale;                                                     \
+    double ss = 0.0;                                                          \
+    _Pragma("omp simd reduction(+:ss)")                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        dst[i] = s * src[i];                                                  \
+        ss += (double)src[i] * (double)src[i];                                \
+    }                                                                         \
+    return ss;                                                                \
+}                                                                             \
+                                                                              \
+void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
+                        ptrdiff_t rows, ptrdiff_t cols)                       \
+{                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++)                                      \
+        memcpy(dst + i * cols, src + idx[i] * cols, (size_t)cols * sizeof(T)); \
+}                                                                             \
+                                                                              \
+/* scikit-learn's SGD: v <- mu v - lr g; theta += v, or with Nesterov        \
+ * (Bengio's reparametrisation) theta += mu v - lr g. */                     \
+void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,       \
+                     double lr, double momentum, int nesterov)                \
+{                                                                             \
+    const T eta = (T)lr, mu = (T)momentum;                                    \
+    if (momentum == 0.0) {                                                    \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) theta[i] -= eta * grad[i];          \
+    } else if (nesterov) {                                                    \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T v = mu * velocity[i] - eta * grad[i];                           \
+            velocity[i] = v;                                                  \
+            theta[i] += mu * v - eta * grad[i];                               \
+        }                                                                     \
+    } else {                                                                  \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T v = mu * velocity[i] - eta * grad[i];                           \
+            velocity[i] = v;                                                  \
+            theta[i] += v;                                                    \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Adam as scikit-learn (Kingma & Ba, Sec. 2 form): lr_t carries both bias   \
+ * corrections and eps is added to the uncorrected sqrt(v). */               \
+void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
+                      double lr_t, double beta1, double beta2, double eps)    \
+{                                                                             \
+    const T b1 = (T)beta1, b2 = (T)beta2, c1 = (T)(1.0 - beta1),              \
+            c2 = (T)(1.0 - beta2), lr = (T)lr_t, e = (T)eps;                  \
+    _Pragma("omp simd")                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        T g = grad[i];                                                        \
+        T mi = b1 * m[i] + c1 * g;                                            \
+        T vi = b2 * v[i] + c2 * (g * g);                                      \
+        m[i] = mi;                                                            \
+        v[i] = vi;                                                            \
+        theta[i] -= lr * mi / (SQRT_##S(vi) + e);                             \
+    }                                                                         \
+}
+
+#define SQRT_f sqrtf
+#define SQRT_d sqrt
+
+FM_DEFINE(float, f, expf, expm1f, log1pf, logf, tanhf, fabsf)
+FM_DEFINE(double, d, exp, expm1, log1p, log, tanh, fabs)

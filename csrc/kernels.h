@@ -1,0 +1,62 @@
+/* Elementwise kernels of the fastmlp engine.
+ *
+ * Plain C so that the compiler vectorises the inner loops (`#pragma omp
+ * simd`); every function works on a block of rows or elements that the
+ * Cython engine hands to one thread, so nothing here starts threads.
+ * Each kernel exists for float (_f) and double (_d), generated from one
+ * template in kernels.c.
+ */
+#ifndef FASTMLP_KERNELS_H
+#define FASTMLP_KERNELS_H
+
+#include <stddef.h>
+
+/* Hidden-layer activations. */
+enum {
+    FM_ACT_IDENTITY = 0,
+    FM_ACT_LOGISTIC = 1,
+    FM_ACT_TANH = 2,
+    FM_ACT_RELU = 3,
+    FM_ACT_LEAKY_RELU = 4,
+    FM_ACT_ELU = 5
+};
+
+/* Output layer and loss, always as a pair: the delta dLoss/dz is computed
+ * in one pass from the logits z. */
+enum {
+    FM_OUT_IDENTITY_SQUARED = 0,  /* Gaussian, identity link */
+    FM_OUT_SOFTMAX_LOGLOSS = 1,   /* categorical, softmax */
+    FM_OUT_LOGISTIC_BINARY = 2,   /* independent Bernoulli, sigmoid */
+    FM_OUT_EXP_POISSON = 3,       /* Poisson, log link */
+    FM_OUT_SOFTPLUS_SQUARED = 4,  /* Gaussian with softplus mean */
+    FM_OUT_LOGISTIC_SQUARED = 5   /* Gaussian with sigmoid mean */
+};
+
+#define FM_DECLARE(T, S)                                                      \
+    void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,    \
+                         int act, double param);                              \
+    void fm_act_backward_##S(T *a_to_delta, const T *g, ptrdiff_t n, int act, \
+                             double param);                                   \
+    double fm_loss_delta_##S(T *z_to_delta, const T *y, const T *sw,         \
+                             ptrdiff_t rows, ptrdiff_t cols, int out,         \
+                             double scale);                                   \
+    void fm_output_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,      \
+                       int out);                                              \
+    void fm_colsum_##S(const T *x, ptrdiff_t rows, ptrdiff_t ld,              \
+                       ptrdiff_t cols, double *acc);                          \
+    double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,        \
+                                    double scale);                            \
+    void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,       \
+                            ptrdiff_t rows, ptrdiff_t cols);                  \
+    void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,   \
+                         double lr, double momentum, int nesterov);           \
+    void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,   \
+                          double lr_t, double beta1, double beta2,            \
+                          double eps);
+
+FM_DECLARE(float, f)
+FM_DECLARE(double, d)
+
+#undef FM_DECLARE
+
+#endif

@@ -1,0 +1,524 @@
+"""The fastmlp training engine.
+
+Forward pass, loss and output delta, backward pass and optimiser step for a
+multilayer perceptron whose parameters live in one flat vector ``theta``
+(layout in ``_network.py``).  ``train_epoch`` walks every minibatch of an
+epoch with the GIL released: Python is called once per epoch, never per
+minibatch.
+
+Conventions
+-----------
+- Arrays are C-contiguous, one row per sample.  ``coefs_[l]`` is the
+  ``(n_in, n_out)`` block of ``theta`` at ``w_off[l]``, ``intercepts_[l]`` the
+  ``n_out`` block at ``b_off[l]``.
+- GEMMs go to BLAS (``_blas.gemm_rm``); elementwise work goes to the C
+  kernels (``csrc/kernels.c``), cut into blocks of fixed size that OpenMP
+  threads share.  Reductions sum per block in double and then over blocks in
+  a fixed order, so results do not depend on the number of threads.
+- The workspace is allocated by the caller once per fit; nothing here
+  allocates.  Its layout: the activation of every layer at the batch
+  capacity, one scratch block, the gathered inputs, targets and weights.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport isfinite, sqrt, pow
+
+from ._blas cimport gemm_rm
+from ._kernels cimport *
+
+import numpy as np
+
+ctypedef Py_ssize_t intp
+
+cdef enum:
+    ROW_BLOCK = 16         # rows per block in row-wise kernels
+    ELEM_BLOCK = 16384     # elements per block in flat kernels
+    PARALLEL_MIN = 32768   # below this many elements a kernel runs on one thread
+    COL_BLOCK = 64         # columns per block in column sums
+
+# Solver codes, shared with _network.py through the Python names below.
+cdef enum:
+    SGD = 0
+    ADAM = 1
+
+SOLVER_SGD = SGD
+SOLVER_ADAM = ADAM
+
+
+cdef struct Net:
+    intp n_layers            # number of weight layers L (= n_layers_ - 1)
+    const intp *sizes        # L + 1 layer widths, input first
+    const intp *w_off        # L offsets of the weight blocks in theta
+    const intp *b_off        # L offsets of the bias blocks in theta
+    const int *act           # L - 1 hidden activations (FM_ACT_*)
+    const double *act_param  # L - 1 activation parameters (slope, alpha)
+    int out                  # output layer and loss (FM_OUT_*)
+    intp capacity            # rows the workspace holds
+    int n_threads
+
+
+ctypedef struct OptParams:
+    int solver
+    double lr
+    double momentum
+    int nesterov
+    double beta1
+    double beta2
+    double eps
+    double alpha             # L2 penalty on the weights, as scikit-learn
+    double loss_scale        # factor on the data loss (1/n_outputs for squared error)
+
+
+cdef inline int _threads(const Net *net, intp n_elements) noexcept nogil:
+    return net.n_threads if n_elements >= PARALLEL_MIN else 1
+
+
+cdef inline intp _max_width(const Net *net) noexcept nogil:
+    cdef intp l, w = 1
+    for l in range(1, net.n_layers + 1):
+        if net.sizes[l] > w:
+            w = net.sizes[l]
+    return w
+
+
+# Workspace layout ---------------------------------------------------------
+
+cdef inline intp _act_offset(const Net *net, intp layer) noexcept nogil:
+    """Offset of the activation of weight layer `layer` (0-based)."""
+    cdef intp l, off = 0
+    for l in range(layer):
+        off += net.capacity * net.sizes[l + 1]
+    return off
+
+
+cdef inline intp _scratch_offset(const Net *net) noexcept nogil:
+    return _act_offset(net, net.n_layers)
+
+
+cdef inline intp _inputs_offset(const Net *net) noexcept nogil:
+    return _scratch_offset(net) + net.capacity * _max_width(net)
+
+
+def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
+    """Return the lengths (work, dwork) of the two workspace vectors.
+
+    ``work`` (training dtype) holds the activations of every layer, one
+    scratch block, the gathered inputs, targets and sample weights of a batch
+    of ``capacity`` rows; ``dwork`` (float64) holds the per-block partial sums.
+    """
+    cdef intp L = sizes.shape[0] - 1, l, width = 1, acts = 0
+    for l in range(1, L + 1):
+        acts += sizes[l]
+        width = max(width, sizes[l])
+    n_work = capacity * (acts + width + sizes[0] + sizes[L] + 1)
+    n_blocks = max((capacity + ROW_BLOCK - 1) // ROW_BLOCK,
+                   (n_params + ELEM_BLOCK - 1) // ELEM_BLOCK)
+    n_dwork = width + n_blocks + 1
+    return n_work, n_dwork
+
+
+# Elementwise passes, cut into blocks -------------------------------------
+
+cdef void _bias_act(const Net *net, floating *z, const floating *b, intp rows,
+                    intp cols, int act, double param) noexcept nogil:
+    cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = _threads(net, rows * cols)
+    if nt == 1:
+        if floating is float:
+            fm_bias_act_f(z, b, rows, cols, act, param)
+        else:
+            fm_bias_act_d(z, b, rows, cols, act, param)
+        return
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        r1 = min(r0 + ROW_BLOCK, rows)
+        if floating is float:
+            fm_bias_act_f(z + r0 * cols, b, r1 - r0, cols, act, param)
+        else:
+            fm_bias_act_d(z + r0 * cols, b, r1 - r0, cols, act, param)
+
+
+cdef void _output(const Net *net, floating *z, const floating *b, intp rows,
+                  intp cols) noexcept nogil:
+    cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = _threads(net, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        r1 = min(r0 + ROW_BLOCK, rows)
+        if floating is float:
+            fm_output_f(z + r0 * cols, b, r1 - r0, cols, net.out)
+        else:
+            fm_output_d(z + r0 * cols, b, r1 - r0, cols, net.out)
+
+
+cdef void _act_backward(const Net *net, floating *a, const floating *g,
+                        intp n, int act, double param) noexcept nogil:
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            fm_act_backward_f(a + i0, g + i0, i1 - i0, act, param)
+        else:
+            fm_act_backward_d(a + i0, g + i0, i1 - i0, act, param)
+
+
+cdef double _loss_delta(const Net *net, floating *z, const floating *y,
+                        const floating *sw, intp rows, double scale,
+                        double *partial) noexcept nogil:
+    """Loss sum_i sw_i l_i; z becomes the output delta scale * sw_i * dl_i/dz."""
+    cdef intp cols = net.sizes[net.n_layers]
+    cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = _threads(net, rows * cols)
+    cdef double total = 0.0
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        r1 = min(r0 + ROW_BLOCK, rows)
+        if floating is float:
+            partial[blk] = fm_loss_delta_f(
+                z + r0 * cols, y + r0 * cols, (sw + r0) if sw != NULL else NULL,
+                r1 - r0, cols, net.out, scale)
+        else:
+            partial[blk] = fm_loss_delta_d(
+                z + r0 * cols, y + r0 * cols, (sw + r0) if sw != NULL else NULL,
+                r1 - r0, cols, net.out, scale)
+    for blk in range(nb):
+        total += partial[blk]
+    return total
+
+
+cdef void _bias_grad(const Net *net, const floating *delta, intp rows,
+                     intp cols, floating *gb, bint accumulate,
+                     double *acc) noexcept nogil:
+    """gb (+)= column sums of delta, accumulated in double."""
+    cdef intp j, blk, c0, c1, nb = (cols + COL_BLOCK - 1) // COL_BLOCK
+    cdef int nt = _threads(net, rows * cols)
+    for j in range(cols):
+        acc[j] = 0.0
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        c0 = blk * COL_BLOCK
+        c1 = min(c0 + COL_BLOCK, cols)
+        if floating is float:
+            fm_colsum_f(delta + c0, rows, cols, c1 - c0, acc + c0)
+        else:
+            fm_colsum_d(delta + c0, rows, cols, c1 - c0, acc + c0)
+    if accumulate:
+        for j in range(cols):
+            gb[j] = <floating>(gb[j] + acc[j])
+    else:
+        for j in range(cols):
+            gb[j] = <floating>acc[j]
+
+
+cdef double _scaled_copy_sumsq(const Net *net, floating *dst,
+                               const floating *src, intp n, double scale,
+                               double *partial) noexcept nogil:
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n)
+    cdef double total = 0.0
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            partial[blk] = fm_scaled_copy_sumsq_f(dst + i0, src + i0, i1 - i0, scale)
+        else:
+            partial[blk] = fm_scaled_copy_sumsq_d(dst + i0, src + i0, i1 - i0, scale)
+    for blk in range(nb):
+        total += partial[blk]
+    return total
+
+
+cdef void _gather(const Net *net, floating *dst, const floating *src,
+                  const intp *idx, intp rows, intp cols) noexcept nogil:
+    cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = _threads(net, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        r1 = min(r0 + ROW_BLOCK, rows)
+        if floating is float:
+            fm_gather_rows_f(dst + r0 * cols, src, idx + r0, r1 - r0, cols)
+        else:
+            fm_gather_rows_d(dst + r0 * cols, src, idx + r0, r1 - r0, cols)
+
+
+# The network ---------------------------------------------------------------
+
+cdef void _forward(const Net *net, const floating *theta, const floating *x,
+                   intp rows, floating *work, bint train) noexcept nogil:
+    """Activations of every layer for `rows` inputs x, into the workspace.
+
+    In training the output layer is left as logits (bias added): the loss
+    kernel turns them into the delta.  Otherwise the output activation is
+    applied.
+    """
+    cdef intp l, L = net.n_layers, n_in, n_out
+    cdef const floating *a_in = x
+    cdef floating *z
+    for l in range(L):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        z = work + _act_offset(net, l)
+        gemm_rm(c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
+                theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
+        if l < L - 1:
+            _bias_act(net, z, theta + net.b_off[l], rows, n_out,
+                      net.act[l], net.act_param[l])
+        elif train:
+            _bias_act(net, z, theta + net.b_off[l], rows, n_out,
+                      FM_ACT_IDENTITY, 0.0)
+        else:
+            _output(net, z, theta + net.b_off[l], rows, n_out)
+        a_in = z
+
+
+cdef double _forward_backward(
+    const Net *net, const floating *theta, floating *grad,
+    const floating *x, const floating *y, const floating *sw, intp rows,
+    double scale, double alpha, bint first,
+    floating *work, double *dwork, double *sumsq,
+) noexcept nogil:
+    """Loss of a batch and its gradient.
+
+    Returns sum_i sw_i l_i.  grad = scale * dLoss/dtheta (+ alpha * scale * W
+    on the weights) when `first`, else the data part is added to grad, so a
+    large batch can be processed in chunks.  sumsq receives sum(W**2) when
+    `first` and alpha > 0.  A non-finite loss returns before the backward
+    pass.
+    """
+    cdef intp l, L = net.n_layers, n_in, n_out
+    cdef floating *D
+    cdef floating *scratch = work + _scratch_offset(net)
+    cdef const floating *a_in
+    cdef floating beta
+    cdef double loss, ss = 0.0
+    cdef double *acc = dwork
+    cdef double *partial = dwork + _max_width(net)
+
+    _forward(net, theta, x, rows, work, True)
+    D = work + _act_offset(net, L - 1)
+    loss = _loss_delta(net, D, y, sw, rows, scale, partial)
+    if not isfinite(loss):
+        return loss
+
+    for l in range(L - 1, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        a_in = (work + _act_offset(net, l - 1)) if l > 0 else x
+        beta = 1.0
+        if first:
+            if alpha > 0:
+                ss += _scaled_copy_sumsq(net, grad + net.w_off[l],
+                                         theta + net.w_off[l], n_in * n_out,
+                                         alpha * scale, partial)
+            else:
+                beta = 0.0
+        # dW = A_prev^T @ delta
+        gemm_rm(c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
+                D, n_out, beta, grad + net.w_off[l], n_out)
+        _bias_grad(net, D, rows, n_out, grad + net.b_off[l], not first, acc)
+        if l > 0:
+            # delta_prev = (delta @ W^T) * act'(A_prev), written over A_prev,
+            # which the rest of the backward pass no longer needs.
+            gemm_rm(c'N', c'T', rows, n_in, n_out, <floating>1.0, D, n_out,
+                    theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
+            D = work + _act_offset(net, l - 1)
+            _act_backward(net, D, scratch, rows * n_in, net.act[l - 1],
+                          net.act_param[l - 1])
+    if first:
+        sumsq[0] = ss
+    return loss
+
+
+cdef void _optimizer_step(const Net *net, const OptParams *opt,
+                          floating *theta, const floating *grad,
+                          floating *state, intp n, long long t) noexcept nogil:
+    """One update of theta from grad: one fused loop over the flat vectors.
+
+    state holds the solver's vectors back to back (velocity for SGD; first
+    and second moments for Adam).  t is the 1-based step count.
+    """
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n)
+    cdef double lr_t = opt.lr
+    if opt.solver == ADAM:
+        lr_t = opt.lr * sqrt(1.0 - pow(opt.beta2, <double>t)) / (1.0 - pow(opt.beta1, <double>t))
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if opt.solver == SGD:
+            if floating is float:
+                fm_sgd_step_f(theta + i0, grad + i0, state + i0, i1 - i0,
+                              opt.lr, opt.momentum, opt.nesterov)
+            else:
+                fm_sgd_step_d(theta + i0, grad + i0, state + i0, i1 - i0,
+                              opt.lr, opt.momentum, opt.nesterov)
+        else:
+            if floating is float:
+                fm_adam_step_f(theta + i0, grad + i0, state + i0, state + n + i0,
+                               i1 - i0, lr_t, opt.beta1, opt.beta2, opt.eps)
+            else:
+                fm_adam_step_d(theta + i0, grad + i0, state + i0, state + n + i0,
+                               i1 - i0, lr_t, opt.beta1, opt.beta2, opt.eps)
+
+
+# Python entry points ---------------------------------------------------------
+
+cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
+                   const intp[::1] b_off, const int[::1] act,
+                   const double[::1] act_param, int out, intp capacity,
+                   int n_threads):
+    cdef Net net
+    net.n_layers = sizes.shape[0] - 1
+    net.sizes = &sizes[0]
+    net.w_off = &w_off[0]
+    net.b_off = &b_off[0]
+    # A network without hidden layers has no activations: point anywhere.
+    net.act = &act[0] if act.shape[0] > 0 else NULL
+    net.act_param = &act_param[0] if act_param.shape[0] > 0 else NULL
+    net.out = out
+    net.capacity = capacity
+    net.n_threads = max(1, n_threads)
+    return net
+
+
+def train_epoch(
+    const floating[:, ::1] X,            # IN  (n_samples, n_features)
+    const floating[:, ::1] Y,            # IN  (n_samples, n_outputs)
+    const floating[::1] sample_weight,   # IN  (n_samples,) or empty
+    const intp[::1] order,               # IN  sample order, or empty: 0..n-1
+    intp batch_size,
+    floating[::1] theta,                 # INOUT
+    floating[::1] grad,                  # OUT (scratch)
+    floating[::1] state,                 # INOUT optimiser state
+    long long t,                         # steps taken so far
+    OptParams opt,
+    const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
+    const int[::1] act, const double[::1] act_param, int out,
+    floating[::1] work, double[::1] dwork, int n_threads,
+):
+    """Run one epoch of minibatch training without the GIL.
+
+    Returns ``(loss_sum, t, n_batches, failed_batch)``: ``loss_sum`` is the
+    sum over batches of the batch objective times the batch length
+    (scikit-learn's ``accumulated_loss``), ``t`` the updated step count, and
+    ``failed_batch`` the index of the first batch with a non-finite loss
+    (-1 if none; training stops there, before that batch's update).
+    """
+    cdef intp n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
+    cdef intp n_params = theta.shape[0]
+    cdef intp start, rows, i, b = 0
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
+                             batch_size, n_threads)
+    cdef bint shuffled = order.shape[0] > 0
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef floating *xb
+    cdef floating *yb
+    cdef floating *swb
+    cdef const floating *x
+    cdef const floating *y
+    cdef const floating *sw
+    cdef double loss, sw_sum, sumsq = 0.0, total = 0.0
+    cdef intp failed = -1
+    cdef intp in_off = _inputs_offset(&net)
+
+    if n == 0:
+        return 0.0, t, 0, -1
+    xb = &work[in_off]
+    yb = xb + batch_size * n_in
+    swb = yb + batch_size * n_out
+
+    with nogil:
+        start = 0
+        while start < n:
+            rows = min(batch_size, n - start)
+            if shuffled:
+                _gather(&net, xb, &X[0, 0], &order[start], rows, n_in)
+                _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
+                x = xb
+                y = yb
+            else:
+                x = &X[start, 0]
+                y = &Y[start, 0]
+            sw = NULL
+            sw_sum = <double>rows
+            if weighted:
+                sw_sum = 0.0
+                for i in range(rows):
+                    swb[i] = sample_weight[order[start + i] if shuffled else start + i]
+                    sw_sum += swb[i]
+                sw = swb
+            loss = _forward_backward(&net, &theta[0], &grad[0], x, y, sw, rows,
+                                     1.0 / sw_sum, opt.alpha, True,
+                                     &work[0], &dwork[0], &sumsq)
+            loss = (opt.loss_scale * loss + 0.5 * opt.alpha * sumsq) / sw_sum
+            if not isfinite(loss):
+                failed = b
+                break
+            total += loss * rows
+            t += 1
+            _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0],
+                            n_params, t)
+            start += rows
+            b += 1
+    return total, t, b, failed
+
+
+def loss_and_grad(
+    const floating[:, ::1] X, const floating[:, ::1] Y,
+    const floating[::1] sample_weight,
+    const floating[::1] theta, floating[::1] grad,
+    double alpha, double loss_scale,
+    const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
+    const int[::1] act, const double[::1] act_param, int out,
+    intp capacity, floating[::1] work, double[::1] dwork, int n_threads,
+):
+    """Full-batch objective and its gradient (into ``grad``), without the GIL.
+
+    The objective is ``(loss_scale * sum_i sw_i l_i + alpha/2 ||W||^2) /
+    sum_i sw_i``, scikit-learn's loss; rows are processed in chunks of
+    ``capacity`` and their gradients summed.
+    """
+    cdef intp n = X.shape[0], start, rows, i
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
+                             capacity, n_threads)
+    cdef bint weighted = sample_weight.shape[0] > 0
+    cdef double sw_total = <double>n, loss = 0.0, sumsq = 0.0
+    if weighted:
+        sw_total = 0.0
+        for i in range(n):
+            sw_total += sample_weight[i]
+    with nogil:
+        start = 0
+        while start < n:
+            rows = min(capacity, n - start)
+            loss += _forward_backward(
+                &net, &theta[0], &grad[0], &X[start, 0], &Y[start, 0],
+                &sample_weight[start] if weighted else NULL, rows,
+                1.0 / sw_total, alpha, start == 0, &work[0], &dwork[0], &sumsq)
+            start += rows
+    return (loss_scale * loss + 0.5 * alpha * sumsq) / sw_total
+
+
+def forward(
+    const floating[:, ::1] X, const floating[::1] theta,
+    floating[:, ::1] out_arr,            # OUT (n_samples, n_outputs)
+    const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
+    const int[::1] act, const double[::1] act_param, int out,
+    intp capacity, floating[::1] work, int n_threads,
+):
+    """Predicted outputs (after the output activation), without the GIL."""
+    cdef intp n = X.shape[0], n_out = out_arr.shape[1], start, rows, i, j
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
+                             capacity, n_threads)
+    cdef floating *res = &work[0] + _act_offset(&net, net.n_layers - 1)
+    with nogil:
+        start = 0
+        while start < n:
+            rows = min(capacity, n - start)
+            _forward(&net, &theta[0], &X[start, 0], rows, &work[0], False)
+            for i in range(rows):
+                for j in range(n_out):
+                    out_arr[start + i, j] = res[i * n_out + j]
+            start += rows

@@ -1,0 +1,2 @@
+class MLPClassifier: pass
+class MLPRegressor: pass

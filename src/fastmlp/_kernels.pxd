@@ -1,0 +1,37 @@
+# Declarations of the C kernels in csrc/kernels.h. All calls to them go
+# through this file.
+
+cdef extern from "kernels.h" nogil:
+    enum:
+        FM_ACT_IDENTITY
+        FM_ACT_LOGISTIC
+        FM_ACT_TANH
+        FM_ACT_RELU
+        FM_ACT_LEAKY_RELU
+        FM_ACT_ELU
+    enum:
+        FM_OUT_IDENTITY_SQUARED
+        FM_OUT_SOFTMAX_LOGLOSS
+        FM_OUT_LOGISTIC_BINARY
+        FM_OUT_EXP_POISSON
+        FM_OUT_SOFTPLUS_SQUARED
+        FM_OUT_LOGISTIC_SQUARED
+
+    void fm_bias_act_f(float *z, const float *b, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
+    void fm_bias_act_d(double *z, const double *b, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
+    void fm_act_backward_f(float *a, const float *g, Py_ssize_t n, int act, double param)
+    void fm_act_backward_d(double *a, const double *g, Py_ssize_t n, int act, double param)
+    double fm_loss_delta_f(float *z, const float *y, const float *sw, Py_ssize_t rows, Py_ssize_t cols, int out, double scale)
+    double fm_loss_delta_d(double *z, const double *y, const double *sw, Py_ssize_t rows, Py_ssize_t cols, int out, double scale)
+    void fm_output_f(float *z, const float *b, Py_ssize_t rows, Py_ssize_t cols, int out)
+    void fm_output_d(double *z, const double *b, Py_ssize_t rows, Py_ssize_t cols, int out)
+    void fm_colsum_f(const float *x, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, double *acc)
+    void fm_colsum_d(const double *x, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, double *acc)
+    double fm_scaled_copy_sumsq_f(float *dst, const float *src, Py_ssize_t n, double scale)
+    double fm_scaled_copy_sumsq_d(double *dst, const double *src, Py_ssize_t n, double scale)
+    void fm_gather_rows_f(float *dst, const float *src, const Py_ssize_t *idx, Py_ssize_t rows, Py_ssize_t cols)
+    void fm_gather_rows_d(double *dst, const double *src, const Py_ssize_t *idx, Py_ssize_t rows, Py_ssize_t cols)
+    void fm_sgd_step_f(float *theta, const float *grad, float *velocity, Py_ssize_t n, double lr, double momentum, int nesterov)
+    void fm_sgd_step_d(double *theta, const double *grad, double *velocity, Py_ssize_t n, double lr, double momentum, int nesterov)
+    void fm_adam_step_f(float *theta, const float *grad, float *m, float *v, Py_ssize_t n, double lr_t, double beta1, double beta2, double eps)
+    void fm_adam_step_d(double *theta, const double *grad, double *m, double *v, Py_ssize_t n, double lr_t, double beta1, double beta2, double eps)

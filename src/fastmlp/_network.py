@@ -1,0 +1,218 @@
+"""The architecture as data: layer widths, activations, output and loss, the
+flat parameter layout, initialisation, and thin calls into the engine.
+
+All parameters live in one vector ``theta``: first the weight matrices of
+every layer (row-major, ``(n_in, n_out)`` each), then the bias vectors.  The
+weights therefore form one contiguous prefix ``theta[:n_weights]``, which is
+what L2 penalties touch.  ``coefs_[l]`` and ``intercepts_[l]`` are views.
+"""
+
+import numpy as np
+
+from . import _engine
+
+#: Hidden-layer activations and their engine codes (csrc/kernels.h).
+ACTIVATIONS = {
+    "identity": 0,
+    "logistic": 1,
+    "sigmoid": 1,
+    "tanh": 2,
+    "relu": 3,
+    "leaky_relu": 4,
+    "elu": 5,
+}
+
+#: Default parameter of each activation (PyTorch's defaults).
+ACTIVATION_PARAMS = {"leaky_relu": 0.01, "elu": 1.0}
+
+#: (output activation, loss) pairs and their engine codes.  Each pair is the
+#: maximum-likelihood model of a distribution of the targets.
+OUTPUTS = {
+    ("identity", "squared_error"): 0,
+    ("softmax", "log_loss"): 1,
+    ("logistic", "binary_log_loss"): 2,
+    ("exp", "poisson"): 3,
+    ("softplus", "squared_error"): 4,
+    ("logistic", "squared_error"): 5,
+}
+
+SOLVERS = {"sgd": _engine.SOLVER_SGD, "adam": _engine.SOLVER_ADAM}
+
+WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+
+_INT_MAX = 2**31 - 1
+
+
+class Network:
+    """A multilayer perceptron's structure and its flat parameter layout.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Widths from the input to the output layer.
+    activation : str
+        Hidden-layer activation (a key of ``ACTIVATIONS``).
+    out_activation : str
+        Output activation; with ``loss`` a key of ``OUTPUTS``.
+    loss : str
+        Loss whose minimiser is the maximum-likelihood fit.
+    dtype : numpy dtype
+        float32 or float64: the dtype of theta, data and workspace.
+    activation_param : float, optional
+        Negative slope of leaky ReLU or alpha of ELU.
+    """
+
+    def __init__(self, layer_sizes, activation, out_activation, loss, dtype,
+                 activation_param=None):
+        self.sizes = np.asarray(layer_sizes, dtype=np.intp)
+        if self.sizes.ndim != 1 or len(self.sizes) < 2 or np.any(self.sizes < 1):
+            raise ValueError(f"invalid layer sizes {list(layer_sizes)}")
+        self.activation = activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.dtype = np.dtype(dtype)
+        self.out_code = OUTPUTS[(out_activation, loss)]
+        n_hidden = len(self.sizes) - 2
+        if activation_param is None:
+            activation_param = ACTIVATION_PARAMS.get(activation, 0.0)
+        self.act = np.full(n_hidden, ACTIVATIONS[activation], dtype=np.intc)
+        self.act_param = np.full(n_hidden, activation_param, dtype=np.float64)
+        # Data loss factor that makes `loss_` scikit-learn's: its squared
+        # error averages over outputs, while the gradient sums over them.
+        self.loss_scale = (
+            1.0 / self.sizes[-1] if loss == "squared_error" else 1.0
+        )
+
+        fan_in, fan_out = self.sizes[:-1], self.sizes[1:]
+        n_w = fan_in * fan_out
+        self.w_off = np.concatenate([[0], np.cumsum(n_w)[:-1]]).astype(np.intp)
+        self.n_weights = int(n_w.sum())
+        self.b_off = (self.n_weights + np.concatenate(
+            [[0], np.cumsum(fan_out)[:-1]])).astype(np.intp)
+        self.n_params = self.n_weights + int(fan_out.sum())
+        if max(self.sizes) > _INT_MAX or self.n_params > np.iinfo(np.intp).max // 2:
+            raise ValueError("layer too large for 32-bit BLAS")
+
+    @property
+    def n_layers(self):
+        """Number of weight layers (scikit-learn's ``n_layers_ - 1``)."""
+        return len(self.sizes) - 1
+
+    def _args(self):
+        return (self.sizes, self.w_off, self.b_off, self.act, self.act_param,
+                self.out_code)
+
+    # Parameters ------------------------------------------------------------
+
+    def coefs(self, theta):
+        """Views of the weight matrices in theta, shape ``(n_in, n_out)``."""
+        return [
+            theta[o:o + a * b].reshape(a, b)
+            for o, a, b in zip(self.w_off, self.sizes[:-1], self.sizes[1:])
+        ]
+
+    def intercepts(self, theta):
+        """Views of the bias vectors in theta."""
+        return [theta[o:o + b] for o, b in zip(self.b_off, self.sizes[1:])]
+
+    def pack(self, coefs, intercepts):
+        """A new theta holding the given weights and biases."""
+        theta = np.empty(self.n_params, dtype=self.dtype)
+        for view, c in zip(self.coefs(theta), coefs):
+            if view.shape != np.shape(c):
+                raise ValueError(
+                    f"coefs_ has a matrix of shape {np.shape(c)} where the "
+                    f"network needs {view.shape}"
+                )
+            view[...] = c
+        for view, b in zip(self.intercepts(theta), intercepts):
+            if view.shape != np.shape(b):
+                raise ValueError(
+                    f"intercepts_ has a vector of shape {np.shape(b)} where "
+                    f"the network needs {view.shape}"
+                )
+            view[...] = b
+        return theta
+
+    def init_params(self, random_state, weight_init="glorot_uniform"):
+        """Initial theta.
+
+        ``glorot_uniform`` is scikit-learn's rule, drawn in scikit-learn's
+        order so that the same ``random_state`` gives the same weights:
+        W and b ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out)) (2 instead of
+        6 for the logistic activation).  ``glorot_normal``: W ~ N(0, 2 /
+        (fan_in + fan_out)).  ``he_uniform`` / ``he_normal``: variance
+        gain**2 / fan_in with gain**2 = 2 / (1 + a**2) (a = 0 except for
+        leaky ReLU's slope), as PyTorch's ``kaiming_*_``.  The last three
+        start the biases at zero.
+        """
+        theta = np.zeros(self.n_params, dtype=self.dtype)
+        coefs, intercepts = self.coefs(theta), self.intercepts(theta)
+        slope = self.act_param[0] if self.activation == "leaky_relu" else 0.0
+        for W, b, fan_in, fan_out in zip(coefs, intercepts, self.sizes[:-1],
+                                         self.sizes[1:]):
+            if weight_init == "glorot_uniform":
+                factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+                b[...] = random_state.uniform(-bound, bound, fan_out)
+            elif weight_init == "glorot_normal":
+                std = np.sqrt(2.0 / (fan_in + fan_out))
+                W[...] = random_state.normal(0.0, std, (fan_in, fan_out))
+            elif weight_init in ("he_uniform", "he_normal"):
+                gain2 = 2.0 / (1.0 + slope**2)
+                if weight_init == "he_uniform":
+                    bound = np.sqrt(3.0 * gain2 / fan_in)
+                    W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+                else:
+                    W[...] = random_state.normal(0.0, np.sqrt(gain2 / fan_in),
+                                                 (fan_in, fan_out))
+            else:
+                raise ValueError(
+                    f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}"
+                )
+        return theta
+
+    # Engine calls ------------------------------------------------------------
+
+    def workspace(self, capacity):
+        """Workspace vectors (work, dwork) for batches of `capacity` rows."""
+        n_work, n_dwork = _engine.workspace_sizes(self.sizes, capacity,
+                                                  self.n_params)
+        return np.empty(n_work, dtype=self.dtype), np.empty(n_dwork, np.float64)
+
+    def loss_and_grad(self, theta, X, Y, sample_weight=None, alpha=0.0,
+                      grad=None, capacity=None, n_threads=1, workspace=None):
+        """Full-batch objective and gradient (scikit-learn's loss).
+
+        Returns ``(loss, grad)``; X, Y, theta must have this network's dtype
+        and be C-contiguous.
+        """
+        if grad is None:
+            grad = np.empty_like(theta)
+        if capacity is None:
+            capacity = max(1, min(X.shape[0], 4096))
+        if workspace is None:
+            workspace = self.workspace(capacity)
+        sw = self._weights(sample_weight)
+        loss = _engine.loss_and_grad(
+            X, Y, sw, theta, grad, float(alpha), self.loss_scale, *self._args(),
+            capacity, workspace[0], workspace[1], n_threads)
+        return loss, grad
+
+    def forward(self, theta, X, n_threads=1, capacity=None):
+        """Outputs of the network (after the output activation)."""
+        n = X.shape[0]
+        out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
+        if n == 0:
+            return out
+        if capacity is None:
+            capacity = min(n, 2048)
+        work, _ = self.workspace(capacity)
+        _engine.forward(X, theta, out, *self._args(), capacity, work, n_threads)
+        return out
+
+    def _weights(self, sample_weight):
+        if sample_weight is None:
+            return np.empty(0, dtype=self.dtype)
+        return np.ascontiguousarray(sample_weight, dtype=self.dtype)
