@@ -15,7 +15,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "(pip install --force-reinstall --no-binary fastmlp fastmlp)."
     ) from exc
 
-from ._estimators import MLPClassifier, MLPRegressor
+from ._estimators import DivergenceError, MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["DivergenceError", "MLPClassifier", "MLPRegressor", "__version__"]

@@ -449,6 +449,11 @@ def train_epoch(
                     swb[i] = sample_weight[order[start + i] if shuffled else start + i]
                     sw_sum += swb[i]
                 sw = swb
+            if sw_sum <= 0:
+                # No weight in this batch, hence no gradient: skip it.
+                start += rows
+                b += 1
+                continue
             loss = _forward_backward(&net, &theta[0], &grad[0], x, y, sw, rows,
                                      1.0 / sw_sum, opt.alpha, True,
                                      &work[0], &dwork[0], &sumsq)
@@ -506,9 +511,13 @@ def forward(
     floating[:, ::1] out_arr,            # OUT (n_samples, n_outputs)
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
-    intp capacity, floating[::1] work, int n_threads,
+    intp capacity, floating[::1] work, int n_threads, bint logits=False,
 ):
-    """Predicted outputs (after the output activation), without the GIL."""
+    """Predicted outputs, without the GIL.
+
+    With ``logits`` the output layer's pre-activations z are returned (for
+    log-probabilities computed stably from them), else its activations.
+    """
     cdef intp n = X.shape[0], n_out = out_arr.shape[1], start, rows, i, j
     cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
                              capacity, n_threads)
@@ -517,8 +526,34 @@ def forward(
         start = 0
         while start < n:
             rows = min(capacity, n - start)
-            _forward(&net, &theta[0], &X[start, 0], rows, &work[0], False)
+            _forward(&net, &theta[0], &X[start, 0], rows, &work[0], logits)
             for i in range(rows):
                 for j in range(n_out):
                     out_arr[start + i, j] = res[i * n_out + j]
             start += rows
+
+
+def optimizer_step(
+    floating[::1] theta,                 # INOUT
+    const floating[::1] grad,            # IN
+    floating[::1] state,                 # INOUT
+    long long t,                         # 1-based step count of this step
+    OptParams opt,
+    int n_threads=1,
+):
+    """One optimiser update of ``theta``, as ``train_epoch`` applies it.
+
+    Exposed for tests and benchmarks of the optimisers on their own.
+    """
+    cdef intp n = theta.shape[0]
+    cdef Net net
+    net.n_threads = max(1, n_threads)
+    if grad.shape[0] != n or state.shape[0] < n * n_state_vectors(opt.solver):
+        raise ValueError("grad and state must match theta's length")
+    with nogil:
+        _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0], n, t)
+
+
+def n_state_vectors(int solver):
+    """Number of theta-sized state vectors the solver keeps."""
+    return 2 if solver == ADAM else 1

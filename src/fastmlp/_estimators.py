@@ -1,2 +1,1367 @@
-class MLPClassifier: pass
-class MLPRegressor: pass
+"""MLPClassifier and MLPRegressor: scikit-learn's API over the fastmlp engine.
+
+This layer validates parameters and data, encodes targets, and keeps the
+books of training (loss curve, early stopping, learning-rate schedules,
+verbose output).  It calls the engine once per epoch; the engine runs every
+minibatch of the epoch without the GIL.
+"""
+
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from . import _engine
+from ._network import ACTIVATIONS, SOLVERS, WEIGHT_INITS, Network
+from ._threads import blas_threads, effective_n_threads
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(
+            f"The 'dtype' parameter must be 'float32' or 'float64'; got {dtype!r}."
+        )
+    return dt.type
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss.
+
+    The estimator keeps the parameters it had at the end of the last epoch
+    whose loss was finite.
+    """
+
+
+class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
+    """Shared machinery of MLPClassifier and MLPRegressor.
+
+    Do not use directly.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [StrOptions(set(_DTYPES)), type],
+        "weight_init": [StrOptions(set(WEIGHT_INITS))],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        dtype,
+        weight_init,
+        n_threads,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.weight_init = weight_init
+        self.n_threads = n_threads
+
+    # Subclass hooks -----------------------------------------------------------
+
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset):
+        """Validate X and y; return X and the target matrix Y (training dtype)."""
+
+    @abstractmethod
+    def _output_layer(self, Y):
+        """(out_activation_, loss) for the target matrix Y."""
+
+    @abstractmethod
+    def _score(self, X, y, sample_weight=None):
+        """Score without input validation (for early stopping)."""
+
+    # Parameters as views of theta -----------------------------------------
+
+    def _set_theta(self, theta):
+        self._theta = theta
+        self.coefs_ = self._network.coefs(theta)
+        self.intercepts_ = self._network.intercepts(theta)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_theta" in state:
+            # coefs_ and intercepts_ are views of _theta (or arrays a user put
+            # there for warm_start): store them once, in theta.
+            state["_theta"] = self._network.pack(self.coefs_, self.intercepts_)
+            state.pop("coefs_", None)
+            state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_theta" in state:
+            self._set_theta(self._theta)
+
+    # Fitting ------------------------------------------------------------------
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        # A call that fails leaves the estimator as it was.  Validation runs
+        # before training, and the state is restored on any error but a
+        # divergence (which deliberately keeps the last finite parameters).
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_unguarded(X, y, sample_weight, incremental)
+        except DivergenceError:
+            raise
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental):
+        hidden = self._hidden_sizes()
+        dtype = _check_dtype(self.dtype)
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        if not first_pass and np.dtype(dtype) != self._network.dtype:
+            raise ValueError(
+                f"dtype={self.dtype!r} differs from the dtype the model was "
+                f"fitted with ({self._network.dtype}); refit from scratch."
+            )
+        # Everything that can reject the input runs before any state changes,
+        # so that a fitted model survives a failed call untouched.
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=dtype, ensure_non_negative=True
+            )
+        layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
+        out_activation, loss = self._output_layer(Y)
+        network = Network(layer_sizes, self.activation, out_activation, loss, dtype)
+        if first_pass:
+            theta = None
+        else:
+            if self.n_outputs_ != Y.shape[1]:
+                raise ValueError(
+                    f"y has {Y.shape[1]} outputs; the model was fitted with "
+                    f"{self.n_outputs_}."
+                )
+            # Continue from coefs_/intercepts_, which the user may have set.
+            theta = network.pack(self.coefs_, self.intercepts_)
+
+        self._random_state = check_random_state(self.random_state)
+        self._network = network
+        if first_pass:
+            self._initialize(Y, layer_sizes, out_activation)
+            theta = network.init_params(self._random_state, self.weight_init)
+        self._set_theta(theta)
+
+        n_threads = effective_n_threads(self.n_threads)
+        with blas_threads(n_threads):
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, Y, sample_weight, incremental, n_threads)
+            else:
+                self._fit_lbfgs(X, Y, sample_weight, n_threads)
+        return self
+
+    def _initialize(self, Y, layer_sizes, out_activation):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_sizes)
+        self.out_activation_ = out_activation
+        for attr in ("_opt_state", "_best_theta"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, n_threads):
+        net = self._network
+        n_params = net.n_params
+        if not incremental or not hasattr(self, "_opt_state"):
+            # A fresh optimiser: zero state, step count 0, initial rate.
+            solver = SOLVERS[self.solver]
+            self._opt_state = np.zeros(
+                n_params * _engine.n_state_vectors(solver), dtype=net.dtype
+            )
+            self._opt_t = 0
+            self._learning_rate = float(self.learning_rate_init)
+        for attr in ("loss_curve_",):
+            if not hasattr(self, attr):
+                setattr(self, attr, [])
+        if not hasattr(self, "_no_improvement_count"):
+            self._no_improvement_count = 0
+        if not hasattr(self, "best_loss_"):
+            self.best_loss_ = np.inf
+
+        early_stopping = self.early_stopping
+        X_val = y_val = sw_val = None
+        if early_stopping:
+            # As scikit-learn: only single-output targets are stratified.
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X, X_val, Y, Y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, sw_val = split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase "
+                    "'validation_fraction' or the size of your dataset."
+                )
+            y_val = self._decode(Y_val)
+            X = np.ascontiguousarray(X)
+            Y = np.ascontiguousarray(Y)
+            if sample_weight is not None:
+                sample_weight = np.ascontiguousarray(sample_weight)
+
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        sample_idx = np.arange(n_samples, dtype=np.intp)
+        no_order = np.empty(0, dtype=np.intp)
+        sw = net._weights(sample_weight)
+        grad = np.empty(n_params, dtype=net.dtype)
+        work, dwork = net.workspace(batch_size)
+        args = net._args()
+        theta = self._theta
+        last_finite = np.empty_like(theta)
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    order = np.ascontiguousarray(sample_idx, dtype=np.intp)
+                else:
+                    order = no_order
+                last_finite[...] = theta
+                opt = self._opt_params()
+                tic = time.perf_counter()
+                total, t, _, failed = _engine.train_epoch(
+                    X, Y, sw, order, batch_size, theta, grad, self._opt_state,
+                    self._opt_t, opt, *args, work, dwork, n_threads,
+                )
+                elapsed = time.perf_counter() - tic
+                if failed >= 0:
+                    theta[...] = last_finite
+                    # The optimiser state may hold non-finite values too.
+                    self._opt_state[...] = 0
+                    self._opt_t = 0
+                    raise DivergenceError(
+                        f"The loss became non-finite in epoch {self.n_iter_ + 1} "
+                        f"(minibatch {failed}); training stopped and the model "
+                        f"keeps the parameters from the end of epoch "
+                        f"{self.n_iter_}. Lower learning_rate_init, or scale "
+                        "the inputs."
+                    )
+                self._opt_t = t
+                self.n_iter_ += 1
+                self.loss_ = total / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(
+                        "Iteration %d, loss = %.8f, time = %.3fs"
+                        % (self.n_iter_, self.loss_, elapsed)
+                    )
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                # Learning rate updated at the end of an epoch, as scikit-learn.
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    self._learning_rate = self.learning_rate_init / (
+                        (self.t_ + 1) ** self.power_t
+                    )
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than "
+                            "tol=%f for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than tol=%f"
+                            " for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    if self._trigger_stopping(msg):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet."
+                        % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping and getattr(self, "_best_theta", None) is not None:
+            theta[...] = self._best_theta
+
+    def _opt_params(self):
+        return dict(
+            solver=SOLVERS[self.solver],
+            lr=self._learning_rate,
+            momentum=float(self.momentum),
+            nesterov=int(bool(self.nesterovs_momentum)),
+            beta1=float(self.beta_1),
+            beta2=float(self.beta_2),
+            eps=float(self.epsilon),
+            alpha=float(self.alpha),
+            loss_scale=self._network.loss_scale,
+        )
+
+    def _trigger_stopping(self, msg):
+        """scikit-learn's rule: stop, or with learning_rate="adaptive" and sgd
+        divide the rate by 5 until it falls below 1e-6."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._learning_rate /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._learning_rate)
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+        if early_stopping:
+            val_score = self._score(X_val, y_val, sample_weight=sw_val)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % val_score)
+            if val_score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if val_score > self.best_validation_score_:
+                self.best_validation_score_ = val_score
+                self._best_theta = self._theta.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X, Y, sample_weight, n_threads):
+        net = self._network
+        capacity = max(1, min(X.shape[0], 4096))
+        workspace = net.workspace(capacity)
+        theta = np.empty(net.n_params, dtype=net.dtype)
+        grad = np.empty(net.n_params, dtype=net.dtype)
+
+        def fun(packed):
+            theta[...] = packed
+            loss, _ = net.loss_and_grad(
+                theta, X, Y, sample_weight, self.alpha, grad=grad,
+                capacity=capacity, n_threads=n_threads, workspace=workspace,
+            )
+            return loss, grad.astype(np.float64)
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        opt_res = scipy.optimize.minimize(
+            fun,
+            self._theta.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **({"iprint": iprint} if _lbfgs_has_iprint() else {}),
+            },
+        )
+        if not np.all(np.isfinite(opt_res.x)) or not np.isfinite(opt_res.fun):
+            raise DivergenceError(
+                "L-BFGS produced non-finite parameters or loss; the model keeps "
+                "its initial parameters. Scale the inputs."
+            )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = float(opt_res.fun)
+        self._theta[...] = opt_res.x
+
+    # Prediction ---------------------------------------------------------------
+
+    def _forward(self, X, check_input=True, logits=False):
+        if check_input:
+            X = validate_data(
+                self, X, reset=False, dtype=self._network.dtype.type, order="C"
+            )
+        else:
+            X = np.ascontiguousarray(X, dtype=self._network.dtype)
+        theta = self._theta
+        if any(c.base is not theta for c in self.coefs_) or any(
+            b.base is not theta for b in self.intercepts_
+        ):
+            # The user replaced coefs_/intercepts_: predict with theirs.
+            theta = self._network.pack(self.coefs_, self.intercepts_)
+        # Small inputs are not worth waking threads for.
+        n_threads = 1 if X.shape[0] < 64 else effective_n_threads(self.n_threads)
+        return self._network.forward(theta, X, n_threads=n_threads, logits=logits)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _lbfgs_has_iprint():
+    # SciPy 1.15 deprecated L-BFGS-B's iprint option.
+    from sklearn.utils.fixes import sp_version, parse_version
+
+    return sp_version < parse_version("1.15")
+
+
+_COMMON_DOC_NOTES = """
+    All parameters live in one flat vector; ``coefs_[i]`` and
+    ``intercepts_[i]`` are views of it.  An epoch runs in the compiled engine
+    without the GIL: minibatch gathering, forward pass, loss, backward pass
+    and optimiser step.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier, trained by the fastmlp engine.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
+    same parameters, defaults, fitted attributes and training semantics,
+    plus ``dtype``, ``weight_init``, ``n_threads`` and more activations.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+        An empty tuple gives a network without hidden layers.
+
+    activation : {'identity', 'logistic', 'sigmoid', 'tanh', 'relu', \
+'leaky_relu', 'elu'}, default='relu'
+        Activation of the hidden layers. ``'sigmoid'`` is an alias of
+        ``'logistic'``; ``'leaky_relu'`` has negative slope 0.01 and
+        ``'elu'`` alpha 1.0 (PyTorch's defaults).
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        ``'sgd'``: minibatch SGD with scikit-learn's momentum
+        (v <- momentum * v - lr * g; theta += v) and, with
+        ``nesterovs_momentum``, its Nesterov form
+        (theta += momentum * v - lr * g). ``'adam'``: scikit-learn's Adam,
+        lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t),
+        theta -= lr_t * m / (sqrt(v) + epsilon) (epsilon added to the
+        uncorrected sqrt(v), as scikit-learn; PyTorch adds it to the
+        corrected one). ``'lbfgs'``: SciPy's L-BFGS-B on the full-batch loss.
+
+    alpha : float, default=0.0001
+        L2 penalty on the weights (not the biases): the objective gains
+        ``alpha / 2 * ||W||^2 / n`` with n the minibatch's total sample weight.
+
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule of ``solver='sgd'`` (as scikit-learn; Adam
+        uses a constant base rate).
+
+    learning_rate_init : float, default=0.001
+        Initial learning rate (sgd, adam).
+
+    power_t : float, default=0.5
+        Exponent of ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t,
+        with t_ the number of samples seen, updated after each epoch.
+
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+
+    shuffle : bool, default=True
+        Shuffle the samples in every epoch (sgd, adam).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffles and the early-stopping split;
+        scikit-learn draws in the same order.
+
+    tol : float, default=1e-4
+        Improvement threshold for stopping (see ``n_iter_no_change``).
+
+    verbose : bool, default=False
+        Print the loss and time of each epoch.
+
+    warm_start : bool, default=False
+        Continue from ``coefs_`` and ``intercepts_`` (possibly set by the
+        user) with a fresh optimiser.
+
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``.
+
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with ``solver='sgd'`` and momentum > 0.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for
+        single-label targets) and stop when its accuracy does not improve by
+        ``tol`` for ``n_iter_no_change`` + 1 epochs; the best parameters are
+        restored at the end.
+
+    validation_fraction : float, default=0.1
+        Fraction of the data held out for early stopping.
+
+    beta_1 : float, default=0.9
+        Adam's decay of the first moment.
+
+    beta_2 : float, default=0.999
+        Adam's decay of the second moment.
+
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` (of the training loss, or the
+        validation score with early stopping) after which training stops;
+        stopping happens when the count exceeds this number.
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``solver='lbfgs'``.
+
+    dtype : {'float32', 'float64'}, default='float32'
+        Floating-point type of training and prediction. ``X`` is converted
+        once at the start of ``fit``. scikit-learn trains in the dtype of
+        ``X``; fastmlp defaults to float32, as PyTorch does.
+
+    weight_init : {'glorot_uniform', 'glorot_normal', 'he_uniform', \
+'he_normal'}, default='glorot_uniform'
+        Initialisation. ``'glorot_uniform'`` is scikit-learn's (weights and
+        biases from U(-r, r), r = sqrt(6 / (fan_in + fan_out)), 2 instead of
+        6 for the logistic activation). The others draw the weights from
+        Glorot's normal or He's uniform / normal distributions (gain
+        sqrt(2 / (1 + slope^2))) and start the biases at zero.
+
+    n_threads : int, default=None
+        Threads for the engine's loops and BLAS. None uses every core
+        available to the process (or ``OMP_NUM_THREADS``).
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels.
+
+    loss_ : float
+        Loss of the last epoch (scikit-learn's averaging), or the final loss
+        of lbfgs.
+
+    best_loss_ : float or None
+        Lowest training loss seen; None with early stopping.
+
+    loss_curve_ : list of float
+        Training loss of each epoch (stochastic solvers).
+
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch with early stopping, else None.
+
+    best_validation_score_ : float or None
+        Best validation accuracy with early stopping, else None.
+
+    t_ : int
+        Number of training samples seen.
+
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Weight matrices, views of the flat parameter vector.
+
+    intercepts_ : list of ndarray of shape (n_out,)
+        Bias vectors, views of the flat parameter vector.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (only for X with string column
+        names).
+
+    n_iter_ : int
+        Number of epochs (iterations) run by the solver in the last call.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of output units: 1 for binary problems, n_classes otherwise.
+
+    out_activation_ : str
+        ``'softmax'`` for multiclass, ``'logistic'`` for binary and
+        multilabel targets.
+
+    See Also
+    --------
+    MLPRegressor : Multi-layer perceptron regressor.
+    sklearn.neural_network.MLPClassifier : The reference implementation.
+
+    Notes
+    -----
+    Each output layer is the maximum-likelihood model of its targets:
+
+    - multiclass: softmax outputs p = softmax(z), categorical likelihood,
+      loss -sum_k y_k log p_k computed from the logits as
+      logsumexp(z) - z_y;
+    - binary and multilabel: sigmoid outputs, independent Bernoulli
+      likelihoods, loss sum_k softplus(z_k) - y_k z_k.
+
+    In both the output delta dL/dz = p - y is computed directly. The loss
+    of a minibatch is sum_i w_i l_i / sum_i w_i + alpha/2 ||W||^2 /
+    sum_i w_i; ``loss_`` averages the minibatch losses weighted by their
+    lengths, as scikit-learn.
+
+    Differences from scikit-learn: float32 training by default; losses
+    from logits instead of from clipped probabilities (the values differ
+    only where scikit-learn's clipping bites); training that produces a
+    non-finite loss stops with a ``ValueError`` naming the epoch and keeps
+    the last finite parameters (scikit-learn finishes and then refuses
+    non-finite weights); sparse input is not supported.
+    """ + _COMMON_DOC_NOTES + """
+    Examples
+    --------
+    >>> from fastmlp import MLPClassifier
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=200, random_state=1)
+    >>> clf = MLPClassifier(max_iter=300, random_state=1).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 2)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype="float32",
+        weight_init="glorot_uniform",
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss="log_loss",
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+            weight_init=weight_init,
+            n_threads=n_threads,
+        )
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = validate_data(
+            self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            binarizer = LabelBinarizer().fit(y)
+        else:
+            binarizer = self._label_binarizer
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        Y = np.ascontiguousarray(binarizer.transform(y), dtype=dtype)
+        self._label_binarizer = binarizer
+        self.classes_ = binarizer.classes_
+        return X, Y
+
+    def _output_layer(self, Y):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "log_loss"
+        return "logistic", "binary_log_loss"
+
+    def _decode(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels, or a label-indicator matrix for
+            multilabel classification).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        The optimiser's state (momentum, Adam's moments and step count) is
+        kept between calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required in the first
+            call.
+
+        Returns
+        -------
+        self : object
+            The updated model.
+        """
+        saved = dict(self.__dict__)
+        try:
+            if _check_partial_fit_first_call(self, classes):
+                binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    binarizer.fit(y)
+                else:
+                    binarizer.fit(classes)
+                self._label_binarizer = binarizer
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        try:
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        except DivergenceError:
+            raise
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            The probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Log of probability estimates, computed from the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, in the order of ``classes_``: log-softmax of
+            the logits (multiclass) or log-sigmoid (binary, multilabel),
+            finite where ``log(predict_proba(X))`` would underflow to -inf.
+        """
+        check_is_fitted(self)
+        z = self._forward(X, logits=True)
+        if self.out_activation_ == "softmax":
+            z = z - z.max(axis=1, keepdims=True)
+            return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
+        if self.n_outputs_ == 1:
+            z = z.ravel()
+            return np.vstack([-np.logaddexp(0, z), -np.logaddexp(0, -z)]).T
+        return -np.logaddexp(0, -z)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor, trained by the fastmlp engine.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`:
+    same parameters, defaults, fitted attributes and training semantics,
+    plus ``out_activation``, ``dtype``, ``weight_init``, ``n_threads`` and
+    more activations.  The parameters shared with :class:`MLPClassifier`
+    are documented there; the regressor's own are below.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        ``'squared_error'``: half squared error, the Gaussian likelihood;
+        ``'poisson'``: half Poisson deviance with a log link (exponential
+        output), for counts ``y >= 0``.
+
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Widths of the hidden layers.
+
+    activation : {'identity', 'logistic', 'sigmoid', 'tanh', 'relu', \
+'leaky_relu', 'elu'}, default='relu'
+        Activation of the hidden layers.
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        See :class:`MLPClassifier`.
+
+    alpha : float, default=0.0001
+        L2 penalty on the weights.
+
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of ``solver='sgd'``.
+
+    learning_rate_init : float, default=0.001
+        Initial learning rate.
+
+    power_t : float, default=0.5
+        Exponent of ``'invscaling'``.
+
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+
+    shuffle : bool, default=True
+        Shuffle the samples in every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the early-stopping split.
+
+    tol : float, default=1e-4
+        Improvement threshold for stopping.
+
+    verbose : bool, default=False
+        Print the loss and time of each epoch.
+
+    warm_start : bool, default=False
+        Continue from ``coefs_`` and ``intercepts_`` with a fresh optimiser.
+
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``.
+
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum with ``solver='sgd'``.
+
+    early_stopping : bool, default=False
+        Stop on the R^2 of a held-out ``validation_fraction``.
+
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of lbfgs.
+
+    dtype : {'float32', 'float64'}, default='float32'
+        Floating-point type of training and prediction.
+
+    weight_init : {'glorot_uniform', 'glorot_normal', 'he_uniform', \
+'he_normal'}, default='glorot_uniform'
+        Initialisation; see :class:`MLPClassifier`.
+
+    n_threads : int, default=None
+        Threads for the engine's loops and BLAS; None uses every core.
+
+    out_activation : {'identity', 'softplus', 'sigmoid'}, default=None
+        Output layer for ``loss='squared_error'``: ``'identity'`` (the
+        default) for any real target, ``'softplus'`` for positive targets,
+        ``'sigmoid'`` for targets in [0, 1]. The loss stays the squared
+        error, the likelihood of a Gaussian whose mean is the output;
+        the delta is (out(z) - y) * out'(z). ``loss='poisson'`` always uses
+        the exponential.
+
+    Attributes
+    ----------
+    loss_ : float
+        Loss of the last epoch. For squared error it averages over samples
+        and outputs, as scikit-learn, while the gradient follows the sum
+        over outputs.
+
+    best_loss_, loss_curve_, validation_scores_, best_validation_score_, \
+t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, \
+n_layers_, n_outputs_
+        As in :class:`MLPClassifier` (validation scores are R^2).
+
+    out_activation_ : str
+        ``'identity'``, ``'softplus'``, ``'logistic'`` or ``'exp'``.
+
+    See Also
+    --------
+    MLPClassifier : Multi-layer perceptron classifier.
+    sklearn.neural_network.MLPRegressor : The reference implementation.
+
+    Notes
+    -----
+    Differences from scikit-learn: float32 by default, ``out_activation``,
+    non-finite losses stop training with an error naming the epoch, sparse
+    input is not supported, and ``loss='poisson'`` rejects negative targets.
+    """ + _COMMON_DOC_NOTES + """
+    Examples
+    --------
+    >>> from fastmlp import MLPRegressor
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=200, random_state=1)
+    >>> reg = MLPRegressor(max_iter=2000, random_state=1).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+        "out_activation": [
+            None,
+            StrOptions({"identity", "softplus", "sigmoid", "logistic"}),
+        ],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype="float32",
+        weight_init="glorot_uniform",
+        n_threads=None,
+        out_activation=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss=loss,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+            weight_init=weight_init,
+            n_threads=n_threads,
+        )
+        self.out_activation = out_activation
+
+    def _out_activation(self):
+        if self.loss == "poisson":
+            if self.out_activation not in (None, "exp"):
+                raise ValueError(
+                    "loss='poisson' uses the exponential output (log link); "
+                    f"out_activation={self.out_activation!r} is not supported "
+                    "with it."
+                )
+            return "exp"
+        if self.out_activation in (None, "identity"):
+            return "identity"
+        return "logistic" if self.out_activation in ("sigmoid", "logistic") else "softplus"
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        out = self._out_activation()
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
+            order="C", reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        if out == "exp" and np.any(Y < 0):
+            raise ValueError("loss='poisson' requires y >= 0; y has negative values.")
+        if out == "logistic" and (np.any(Y < 0) or np.any(Y > 1)):
+            raise ValueError(
+                "out_activation='sigmoid' requires targets in [0, 1]; y has "
+                f"values in [{Y.min()}, {Y.max()}]."
+            )
+        if out == "softplus" and np.any(Y < 0):
+            raise ValueError(
+                "out_activation='softplus' requires targets >= 0; y has "
+                f"minimum {Y.min()}."
+            )
+        return X, Y
+
+    def _output_layer(self, Y):
+        out = self._out_activation()
+        return out, ("poisson" if out == "exp" else "squared_error")
+
+    def _decode(self, Y):
+        return Y.ravel() if Y.shape[1] == 1 else Y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, r2_score)

@@ -200,8 +200,9 @@ class Network:
             capacity, workspace[0], workspace[1], n_threads)
         return loss, grad
 
-    def forward(self, theta, X, n_threads=1, capacity=None):
-        """Outputs of the network (after the output activation)."""
+    def forward(self, theta, X, n_threads=1, capacity=None, logits=False):
+        """Outputs of the network: the output activations, or with
+        ``logits=True`` the output layer's pre-activations."""
         n = X.shape[0]
         out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
         if n == 0:
@@ -209,7 +210,8 @@ class Network:
         if capacity is None:
             capacity = min(n, 2048)
         work, _ = self.workspace(capacity)
-        _engine.forward(X, theta, out, *self._args(), capacity, work, n_threads)
+        _engine.forward(X, theta, out, *self._args(), capacity, work, n_threads,
+                        logits)
         return out
 
     def _weights(self, sample_weight):

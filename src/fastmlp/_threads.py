@@ -1,1 +1,41 @@
+"""Thread control: one number for both pools.
 
+Two thread pools work in a fit: BLAS's (OpenBLAS inside SciPy) for the GEMMs
+and OpenMP's for the engine's own loops.  They never run nested: the engine
+calls BLAS between its parallel loops, not inside them.  ``n_threads`` sets
+both: OpenMP through the ``num_threads`` of every parallel loop, BLAS through
+threadpoolctl for the duration of ``fit`` / ``partial_fit``.
+"""
+
+import os
+
+from threadpoolctl import threadpool_limits
+
+
+def effective_n_threads(n_threads):
+    """The number of threads to use for a requested ``n_threads``.
+
+    ``None`` means every core this process may run on (respecting
+    ``OMP_NUM_THREADS`` when it is set, as OpenMP programs do).
+    """
+    if n_threads is not None:
+        return int(n_threads)
+    env = os.environ.get("OMP_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env.split(",")[0]))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def blas_threads(n_threads):
+    """Context manager limiting BLAS to ``n_threads`` while training.
+
+    threadpoolctl is not thread-safe, so this is used around whole fits only,
+    never per ``predict`` call.
+    """
+    return threadpool_limits(limits=n_threads, user_api="blas")
