@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
+from scipy.special import expit
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -193,7 +194,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.intercepts_ = self._network.intercepts(theta)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
         if "_theta" in state:
             # coefs_ and intercepts_ are views of _theta (or arrays a user put
             # there for warm_start): store them once, in theta.
@@ -1001,11 +1003,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             The probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        y_pred = self._forward(X)
         if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-            return np.vstack([1 - y_pred, y_pred]).T
-        return y_pred
+            # sigmoid(-z) rather than 1 - sigmoid(z): no cancellation to 0,
+            # so that log(predict_proba) agrees with predict_log_proba.
+            z = self._forward(X, logits=True).ravel()
+            return np.vstack([expit(-z), expit(z)]).T
+        return self._forward(X)
 
     def predict_log_proba(self, X):
         """Log of probability estimates, computed from the logits.
