@@ -23,9 +23,20 @@ _FLOAT32_REASON = (
 )
 
 
+_LOG_PROBA_REASON = (
+    "predict_log_proba is computed from the logits (log-sigmoid, "
+    "log-softmax) and stays finite where predict_proba underflows to 0; "
+    "lbfgs drives logits on this separable toy set past 745, where "
+    "log(predict_proba) is -inf, so the check's inf locations differ. The "
+    "adam instances pass this check."
+)
+
+
 def _expected_failed_checks(estimator):
     if estimator.dtype == "float32":
         return {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_REASON}
+    if estimator.solver == "lbfgs":
+        return {"check_classifiers_train": _LOG_PROBA_REASON}
     return {}
 
 
