@@ -56,6 +56,7 @@ cdef struct Net:
     int out                  # output layer and loss (FM_OUT_*)
     intp capacity            # rows the workspace holds
     int n_threads
+    bint split_gemm          # split GEMMs over OpenMP threads (BLAS on 1 thread)
 
 
 ctypedef struct OptParams:
@@ -243,6 +244,51 @@ cdef void _gather(const Net *net, floating *dst, const floating *src,
             fm_gather_rows_d(dst + r0 * cols, src, idx + r0, r1 - r0, cols)
 
 
+cdef enum:
+    SPLIT_ALIGN = 16        # block boundaries of split GEMMs, in rows/columns
+    SPLIT_MIN_FLOPS = 1000000
+
+
+cdef void _gemm(const Net *net, char transa, char transb,
+                intp m, intp n, intp k, floating alpha,
+                const floating *A, intp lda, const floating *B, intp ldb,
+                floating beta, floating *C, intp ldc) noexcept nogil:
+    """Row-major GEMM, split over OpenMP threads when `net.split_gemm`.
+
+    Each thread computes a block of rows (or, for short outputs, of columns)
+    of C with single-threaded BLAS, so no reduction is needed and only one
+    thread pool is ever active: BLAS's own pool is limited to one thread for
+    the whole fit.  Otherwise BLAS's pool does the parallel work.
+    """
+    cdef int nt = net.n_threads
+    cdef intp blk, nb, step, r0, r1
+    cdef bint by_rows
+    if not net.split_gemm or nt == 1 or <double>m * n * k < SPLIT_MIN_FLOPS:
+        gemm_rm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+        return
+    by_rows = m >= n or m >= nt * 64
+    if by_rows:
+        step = ((m + nt - 1) // nt + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN
+        nb = (m + step - 1) // step
+    else:
+        step = ((n + nt - 1) // nt + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN
+        nb = (n + step - 1) // step
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * step
+        if by_rows:
+            r1 = min(r0 + step, m)
+            # rows r0:r1 of op(A) and of C
+            gemm_rm(transa, transb, r1 - r0, n, k, alpha,
+                    (A + r0 * lda) if transa == c'N' else (A + r0), lda,
+                    B, ldb, beta, C + r0 * ldc, ldc)
+        else:
+            r1 = min(r0 + step, n)
+            # columns r0:r1 of op(B) and of C
+            gemm_rm(transa, transb, m, r1 - r0, k, alpha, A, lda,
+                    (B + r0) if transb == c'N' else (B + r0 * ldb), ldb,
+                    beta, C + r0, ldc)
+
+
 # The network ---------------------------------------------------------------
 
 cdef void _forward(const Net *net, const floating *theta, const floating *x,
@@ -260,8 +306,8 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         z = work + _act_offset(net, l)
-        gemm_rm(c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
-                theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
+        _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
+              theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
         if l < L - 1:
             _bias_act(net, z, theta + net.b_off[l], rows, n_out,
                       net.act[l], net.act_param[l])
@@ -315,14 +361,14 @@ cdef double _forward_backward(
             else:
                 beta = 0.0
         # dW = A_prev^T @ delta
-        gemm_rm(c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
-                D, n_out, beta, grad + net.w_off[l], n_out)
+        _gemm(net, c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
+              D, n_out, beta, grad + net.w_off[l], n_out)
         _bias_grad(net, D, rows, n_out, grad + net.b_off[l], not first, acc)
         if l > 0:
             # delta_prev = (delta @ W^T) * act'(A_prev), written over A_prev,
             # which the rest of the backward pass no longer needs.
-            gemm_rm(c'N', c'T', rows, n_in, n_out, <floating>1.0, D, n_out,
-                    theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
+            _gemm(net, c'N', c'T', rows, n_in, n_out, <floating>1.0, D, n_out,
+                  theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
             D = work + _act_offset(net, l - 1)
             _act_backward(net, D, scratch, rows * n_in, net.act[l - 1],
                           net.act_param[l - 1])
@@ -368,7 +414,7 @@ cdef void _optimizer_step(const Net *net, const OptParams *opt,
 cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
                    const intp[::1] b_off, const int[::1] act,
                    const double[::1] act_param, int out, intp capacity,
-                   int n_threads):
+                   int n_threads, bint split_gemm=False):
     cdef Net net
     net.n_layers = sizes.shape[0] - 1
     net.sizes = &sizes[0]
@@ -380,6 +426,7 @@ cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
     net.out = out
     net.capacity = capacity
     net.n_threads = max(1, n_threads)
+    net.split_gemm = split_gemm
     return net
 
 
@@ -397,6 +444,7 @@ def train_epoch(
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
     floating[::1] work, double[::1] dwork, int n_threads,
+    bint split_gemm=False,
 ):
     """Run one epoch of minibatch training without the GIL.
 
@@ -410,7 +458,7 @@ def train_epoch(
     cdef intp n_params = theta.shape[0]
     cdef intp start, rows, i, b = 0
     cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
-                             batch_size, n_threads)
+                             batch_size, n_threads, split_gemm)
     cdef bint shuffled = order.shape[0] > 0
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef floating *xb
@@ -478,6 +526,7 @@ def loss_and_grad(
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
     intp capacity, floating[::1] work, double[::1] dwork, int n_threads,
+    bint split_gemm=False,
 ):
     """Full-batch objective and its gradient (into ``grad``), without the GIL.
 
@@ -487,7 +536,7 @@ def loss_and_grad(
     """
     cdef intp n = X.shape[0], start, rows, i
     cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
-                             capacity, n_threads)
+                             capacity, n_threads, split_gemm)
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef double sw_total = <double>n, loss = 0.0, sumsq = 0.0
     if weighted:
@@ -548,6 +597,7 @@ def optimizer_step(
     cdef intp n = theta.shape[0]
     cdef Net net
     net.n_threads = max(1, n_threads)
+    net.split_gemm = False
     if grad.shape[0] != n or state.shape[0] < n * n_state_vectors(opt.solver):
         raise ValueError("grad and state must match theta's length")
     with nogil:

@@ -43,7 +43,7 @@ from sklearn.utils.validation import (
 
 from . import _engine
 from ._network import ACTIVATIONS, SOLVERS, WEIGHT_INITS, Network
-from ._threads import blas_threads, effective_n_threads
+from ._threads import blas_threads, effective_n_threads, training_plan
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -275,12 +275,15 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             theta = network.init_params(self._random_state, self.weight_init)
         self._set_theta(theta)
 
-        n_threads = effective_n_threads(self.n_threads)
-        with blas_threads(n_threads):
+        engine_threads, n_blas, split = training_plan(
+            effective_n_threads(self.n_threads)
+        )
+        with blas_threads(n_blas):
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, Y, sample_weight, incremental, n_threads)
+                self._fit_stochastic(X, Y, sample_weight, incremental,
+                                     engine_threads, split)
             else:
-                self._fit_lbfgs(X, Y, sample_weight, n_threads)
+                self._fit_lbfgs(X, Y, sample_weight, engine_threads, split)
         return self
 
     def _initialize(self, Y, layer_sizes, out_activation):
@@ -314,7 +317,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental, n_threads):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, n_threads,
+                        split):
         net = self._network
         n_params = net.n_params
         if not incremental or not hasattr(self, "_opt_state"):
@@ -383,7 +387,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 tic = time.perf_counter()
                 total, t, _, failed = _engine.train_epoch(
                     X, Y, sw, order, batch_size, theta, grad, self._opt_state,
-                    self._opt_t, opt, *args, work, dwork, n_threads,
+                    self._opt_t, opt, *args, work, dwork, n_threads, split,
                 )
                 elapsed = time.perf_counter() - tic
                 if failed >= 0:
@@ -499,7 +503,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _fit_lbfgs(self, X, Y, sample_weight, n_threads):
+    def _fit_lbfgs(self, X, Y, sample_weight, n_threads, split):
         net = self._network
         capacity = max(1, min(X.shape[0], 4096))
         workspace = net.workspace(capacity)
@@ -511,6 +515,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             loss, _ = net.loss_and_grad(
                 theta, X, Y, sample_weight, self.alpha, grad=grad,
                 capacity=capacity, n_threads=n_threads, workspace=workspace,
+                split_gemm=split,
             )
             return loss, grad.astype(np.float64)
 
@@ -551,9 +556,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         ):
             # The user replaced coefs_/intercepts_: predict with theirs.
             theta = self._network.pack(self.coefs_, self.intercepts_)
-        # Small inputs are not worth waking threads for.
-        n_threads = 1 if X.shape[0] < 64 else effective_n_threads(self.n_threads)
-        return self._network.forward(theta, X, n_threads=n_threads, logits=logits)
+        # BLAS's own pool parallelises prediction's GEMMs; the engine's
+        # elementwise loops stay on one thread so that the two pools never
+        # compete (threadpoolctl cannot be switched per call: not thread-safe).
+        return self._network.forward(theta, X, n_threads=1, logits=logits)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)

@@ -182,7 +182,8 @@ class Network:
         return np.empty(n_work, dtype=self.dtype), np.empty(n_dwork, np.float64)
 
     def loss_and_grad(self, theta, X, Y, sample_weight=None, alpha=0.0,
-                      grad=None, capacity=None, n_threads=1, workspace=None):
+                      grad=None, capacity=None, n_threads=1, workspace=None,
+                      split_gemm=False):
         """Full-batch objective and gradient (scikit-learn's loss).
 
         Returns ``(loss, grad)``; X, Y, theta must have this network's dtype
@@ -197,7 +198,7 @@ class Network:
         sw = self._weights(sample_weight)
         loss = _engine.loss_and_grad(
             X, Y, sw, theta, grad, float(alpha), self.loss_scale, *self._args(),
-            capacity, workspace[0], workspace[1], n_threads)
+            capacity, workspace[0], workspace[1], n_threads, split_gemm)
         return loss, grad
 
     def forward(self, theta, X, n_threads=1, capacity=None, logits=False):

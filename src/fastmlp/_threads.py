@@ -32,6 +32,29 @@ def effective_n_threads(n_threads):
         return max(1, os.cpu_count() or 1)
 
 
+#: How training uses the threads: "split" (OpenMP threads each run
+#: single-threaded BLAS on a block of every GEMM; one pool), "blas" (BLAS's
+#: pool parallelises the GEMMs; the engine's own loops stay on one thread, so
+#: that no OpenMP thread spins while BLAS works), or "auto".  Benchmarks set
+#: this to compare the two.
+PARALLEL_MODE = "auto"
+
+
+def training_plan(n_threads):
+    """(engine threads, BLAS threads, split GEMMs) for a fit on n_threads.
+
+    Never both pools at once: OpenMP's idle threads spin while BLAS's run,
+    and on a machine with few cores the two starve each other (measured: a
+    20x slowdown on 2 cores).
+    """
+    mode = PARALLEL_MODE
+    if n_threads == 1:
+        return 1, 1, False
+    if mode == "blas":
+        return 1, n_threads, False
+    return n_threads, 1, True
+
+
 def blas_threads(n_threads):
     """Context manager limiting BLAS to ``n_threads`` while training.
 
