@@ -296,6 +296,94 @@ void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
         v[i] = vi;                                                            \
         theta[i] -= lr * mi / (SQRT_##S(vi) + e);                             \
     }                                                                         \
+}                                                                             \
+                                                                              \
+/* AdamW as PyTorch (Loshchilov & Hutter): theta *= 1 - lr * decay (decay   \
+ * is 0 past the weights), then Adam with eps added to the bias-corrected    \
+ * sqrt(v): theta -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps), with         \
+ * c1 = 1 - beta1^t and c2 = 1 - beta2^t. */                                 \
+void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,      \
+                       double lr, double c1, double c2, double beta1,         \
+                       double beta2, double eps, double decay)                \
+{                                                                             \
+    const T b1 = (T)beta1, b2 = (T)beta2, d1 = (T)(1.0 - beta1),              \
+            d2 = (T)(1.0 - beta2), step = (T)(lr / c1),                       \
+            rc2 = (T)(1.0 / sqrt(c2)), e = (T)eps, keep = (T)(1.0 - lr * decay); \
+    _Pragma("omp simd")                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        T g = grad[i];                                                        \
+        T mi = b1 * m[i] + d1 * g;                                            \
+        T vi = b2 * v[i] + d2 * (g * g);                                      \
+        m[i] = mi;                                                            \
+        v[i] = vi;                                                            \
+        theta[i] = theta[i] * keep - step * mi / (SQRT_##S(vi) * rc2 + e);    \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Adagrad as PyTorch (Duchi et al., diagonal): G += g^2;                    \
+ * theta -= lr * g / (sqrt(G) + eps), eps outside the square root. */        \
+void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,          \
+                         double lr, double eps)                               \
+{                                                                             \
+    const T eta = (T)lr, e = (T)eps;                                          \
+    _Pragma("omp simd")                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        T g = grad[i];                                                        \
+        T Gi = G[i] + g * g;                                                  \
+        G[i] = Gi;                                                            \
+        theta[i] -= eta * g / (SQRT_##S(Gi) + e);                             \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* RMSProp as PyTorch: E <- rho E + (1 - rho) g^2; avg = sqrt(E) + eps (eps  \
+ * outside the root); centered (gavg != NULL): gavg <- rho gavg +           \
+ * (1 - rho) g, avg = sqrt(E - gavg^2) + eps; with momentum (buf != NULL):  \
+ * buf <- momentum buf + g / avg, theta -= lr buf; else theta -= lr g/avg. */ \
+void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
+                         ptrdiff_t n, double lr, double rho, double eps,      \
+                         double momentum)                                     \
+{                                                                             \
+    const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
+            mu = (T)momentum;                                                 \
+    _Pragma("omp simd")                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        T g = grad[i];                                                        \
+        T Ei = r * E[i] + c * (g * g);                                        \
+        E[i] = Ei;                                                            \
+        T avg;                                                                \
+        if (gavg) {                                                           \
+            T ga = r * gavg[i] + c * g;                                       \
+            gavg[i] = ga;                                                     \
+            avg = SQRT_##S(Ei - ga * ga) + e;                                 \
+        } else {                                                              \
+            avg = SQRT_##S(Ei) + e;                                           \
+        }                                                                     \
+        if (buf) {                                                            \
+            T b = mu * buf[i] + g / avg;                                      \
+            buf[i] = b;                                                       \
+            theta[i] -= eta * b;                                              \
+        } else {                                                              \
+            theta[i] -= eta * g / avg;                                        \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Adadelta as PyTorch (Zeiler 2012 with a learning rate, 1 in the paper):   \
+ * Eg <- rho Eg + (1 - rho) g^2; dx = sqrt(Edx + eps) / sqrt(Eg + eps) * g;  \
+ * Edx <- rho Edx + (1 - rho) dx^2; theta -= lr dx (eps inside both roots). */ \
+void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,             \
+                          ptrdiff_t n, double lr, double rho, double eps)     \
+{                                                                             \
+    const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps;          \
+    _Pragma("omp simd")                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        T g = grad[i];                                                        \
+        T Egi = r * Eg[i] + c * (g * g);                                      \
+        Eg[i] = Egi;                                                          \
+        T dx = SQRT_##S(Edx[i] + e) / SQRT_##S(Egi + e) * g;                  \
+        Edx[i] = r * Edx[i] + c * (dx * dx);                                  \
+        theta[i] -= eta * dx;                                                 \
+    }                                                                         \
 }
 
 #define SQRT_f sqrtf

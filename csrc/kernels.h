@@ -52,7 +52,17 @@ enum {
                          double lr, double momentum, int nesterov);           \
     void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,   \
                           double lr_t, double beta1, double beta2,            \
-                          double eps);
+                          double eps);                                        \
+    void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,  \
+                           double lr, double c1, double c2, double beta1,     \
+                           double beta2, double eps, double decay);           \
+    void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,      \
+                             double lr, double eps);                          \
+    void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,  \
+                             ptrdiff_t n, double lr, double rho, double eps,  \
+                             double momentum);                                \
+    void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,         \
+                              ptrdiff_t n, double lr, double rho, double eps);
 
 FM_DECLARE(float, f)
 FM_DECLARE(double, d)

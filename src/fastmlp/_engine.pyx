@@ -41,9 +41,17 @@ cdef enum:
 cdef enum:
     SGD = 0
     ADAM = 1
+    ADAMW = 2
+    ADAGRAD = 3
+    RMSPROP = 4
+    ADADELTA = 5
 
 SOLVER_SGD = SGD
 SOLVER_ADAM = ADAM
+SOLVER_ADAMW = ADAMW
+SOLVER_ADAGRAD = ADAGRAD
+SOLVER_RMSPROP = RMSPROP
+SOLVER_ADADELTA = ADADELTA
 
 
 cdef struct Net:
@@ -61,12 +69,16 @@ cdef struct Net:
 
 ctypedef struct OptParams:
     int solver
-    double lr
-    double momentum
-    int nesterov
-    double beta1
-    double beta2
+    double lr                # rate when no per-step rates are given
+    double momentum          # sgd, rmsprop
+    int nesterov             # sgd
+    double beta1             # adam, adamw
+    double beta2             # adam, adamw
     double eps
+    double rho               # rmsprop, adadelta: decay of the averages
+    int centered             # rmsprop
+    double weight_decay      # adamw: decoupled decay of the weights
+    Py_ssize_t n_decay       # adamw: theta[:n_decay] are the weights
     double alpha             # L2 penalty on the weights, as scikit-learn
     double loss_scale        # factor on the data loss (1/n_outputs for squared error)
 
@@ -377,36 +389,82 @@ cdef double _forward_backward(
     return loss
 
 
+cdef inline void _step_block(const OptParams *opt, floating *theta,
+                             const floating *grad, floating *state, intp n,
+                             intp i0, intp i1, double lr, double c1,
+                             double c2, double decay) noexcept nogil:
+    """The update of theta[i0:i1]; state holds theta-sized vectors back to back."""
+    cdef intp m = i1 - i0
+    cdef floating *s1 = state + i0
+    cdef floating *s2 = state + n + i0
+    cdef floating *buf = NULL
+    cdef floating *gavg = NULL
+    if opt.solver == SGD:
+        if floating is float:
+            fm_sgd_step_f(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov)
+        else:
+            fm_sgd_step_d(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov)
+    elif opt.solver == ADAM:
+        # scikit-learn's form: both bias corrections folded into the rate
+        if floating is float:
+            fm_adam_step_f(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
+                           opt.beta1, opt.beta2, opt.eps)
+        else:
+            fm_adam_step_d(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
+                           opt.beta1, opt.beta2, opt.eps)
+    elif opt.solver == ADAMW:
+        if floating is float:
+            fm_adamw_step_f(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
+                            opt.beta1, opt.beta2, opt.eps, decay)
+        else:
+            fm_adamw_step_d(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
+                            opt.beta1, opt.beta2, opt.eps, decay)
+    elif opt.solver == ADAGRAD:
+        if floating is float:
+            fm_adagrad_step_f(theta + i0, grad + i0, s1, m, lr, opt.eps)
+        else:
+            fm_adagrad_step_d(theta + i0, grad + i0, s1, m, lr, opt.eps)
+    elif opt.solver == RMSPROP:
+        # state: E, then the momentum buffer, then the mean gradient
+        if opt.momentum > 0:
+            buf = s2
+        if opt.centered:
+            gavg = state + (2 if opt.momentum > 0 else 1) * n + i0
+        if floating is float:
+            fm_rmsprop_step_f(theta + i0, grad + i0, s1, buf, gavg, m, lr,
+                              opt.rho, opt.eps, opt.momentum)
+        else:
+            fm_rmsprop_step_d(theta + i0, grad + i0, s1, buf, gavg, m, lr,
+                              opt.rho, opt.eps, opt.momentum)
+    elif opt.solver == ADADELTA:
+        if floating is float:
+            fm_adadelta_step_f(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps)
+        else:
+            fm_adadelta_step_d(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps)
+
+
 cdef void _optimizer_step(const Net *net, const OptParams *opt,
                           floating *theta, const floating *grad,
-                          floating *state, intp n, long long t) noexcept nogil:
+                          floating *state, intp n, long long t,
+                          double lr) noexcept nogil:
     """One update of theta from grad: one fused loop over the flat vectors.
 
-    state holds the solver's vectors back to back (velocity for SGD; first
-    and second moments for Adam).  t is the 1-based step count.
+    t is the 1-based step count, lr this step's learning rate.  Blocks that
+    straddle the end of the weights (adamw's decay) are cut there.
     """
-    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef intp blk, i0, i1, cut, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     cdef int nt = _threads(net, n)
-    cdef double lr_t = opt.lr
-    if opt.solver == ADAM:
-        lr_t = opt.lr * sqrt(1.0 - pow(opt.beta2, <double>t)) / (1.0 - pow(opt.beta1, <double>t))
+    cdef double c1 = 1.0 - pow(opt.beta1, <double>t)
+    cdef double c2 = 1.0 - pow(opt.beta2, <double>t)
+    cdef double wd = opt.weight_decay if opt.solver == ADAMW else 0.0
     for blk in prange(nb, schedule='static', num_threads=nt):
         i0 = blk * ELEM_BLOCK
         i1 = min(i0 + ELEM_BLOCK, n)
-        if opt.solver == SGD:
-            if floating is float:
-                fm_sgd_step_f(theta + i0, grad + i0, state + i0, i1 - i0,
-                              opt.lr, opt.momentum, opt.nesterov)
-            else:
-                fm_sgd_step_d(theta + i0, grad + i0, state + i0, i1 - i0,
-                              opt.lr, opt.momentum, opt.nesterov)
-        else:
-            if floating is float:
-                fm_adam_step_f(theta + i0, grad + i0, state + i0, state + n + i0,
-                               i1 - i0, lr_t, opt.beta1, opt.beta2, opt.eps)
-            else:
-                fm_adam_step_d(theta + i0, grad + i0, state + i0, state + n + i0,
-                               i1 - i0, lr_t, opt.beta1, opt.beta2, opt.eps)
+        cut = min(max(opt.n_decay, i0), i1)
+        if cut > i0:
+            _step_block(opt, theta, grad, state, n, i0, cut, lr, c1, c2, wd)
+        if i1 > cut:
+            _step_block(opt, theta, grad, state, n, cut, i1, lr, c1, c2, 0.0)
 
 
 # Python entry points ---------------------------------------------------------
@@ -441,6 +499,7 @@ def train_epoch(
     floating[::1] state,                 # INOUT optimiser state
     long long t,                         # steps taken so far
     OptParams opt,
+    const double[::1] lr_steps,          # IN  rate of each step, or empty: opt.lr
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
     floating[::1] work, double[::1] dwork, int n_threads,
@@ -461,6 +520,7 @@ def train_epoch(
                              batch_size, n_threads, split_gemm)
     cdef bint shuffled = order.shape[0] > 0
     cdef bint weighted = sample_weight.shape[0] > 0
+    cdef bint has_rates = lr_steps.shape[0] > 0
     cdef floating *xb
     cdef floating *yb
     cdef floating *swb
@@ -473,6 +533,8 @@ def train_epoch(
 
     if n == 0:
         return 0.0, t, 0, -1
+    if has_rates and lr_steps.shape[0] < (n + batch_size - 1) // batch_size:
+        raise ValueError("lr_steps must hold one rate per minibatch")
     xb = &work[in_off]
     yb = xb + batch_size * n_in
     swb = yb + batch_size * n_out
@@ -512,7 +574,7 @@ def train_epoch(
             total += loss * rows
             t += 1
             _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0],
-                            n_params, t)
+                            n_params, t, lr_steps[b] if has_rates else opt.lr)
             start += rows
             b += 1
     return total, t, b, failed
@@ -598,12 +660,16 @@ def optimizer_step(
     cdef Net net
     net.n_threads = max(1, n_threads)
     net.split_gemm = False
-    if grad.shape[0] != n or state.shape[0] < n * n_state_vectors(opt.solver):
+    if grad.shape[0] != n or state.shape[0] < n * n_state_vectors(opt):
         raise ValueError("grad and state must match theta's length")
     with nogil:
-        _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0], n, t)
+        _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0], n, t, opt.lr)
 
 
-def n_state_vectors(int solver):
+def n_state_vectors(OptParams opt):
     """Number of theta-sized state vectors the solver keeps."""
-    return 2 if solver == ADAM else 1
+    if opt.solver in (ADAM, ADAMW, ADADELTA):
+        return 2
+    if opt.solver == RMSPROP:
+        return 1 + (opt.momentum > 0) + (opt.centered != 0)
+    return 1

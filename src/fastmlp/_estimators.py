@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._network import ACTIVATIONS, SOLVERS, WEIGHT_INITS, Network
+from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params
 from ._threads import blas_threads, effective_n_threads, training_plan
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -323,12 +323,12 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         n_params = net.n_params
         if not incremental or not hasattr(self, "_opt_state"):
             # A fresh optimiser: zero state, step count 0, initial rate.
-            solver = SOLVERS[self.solver]
+            self._learning_rate = float(self.learning_rate_init)
             self._opt_state = np.zeros(
-                n_params * _engine.n_state_vectors(solver), dtype=net.dtype
+                n_params * _engine.n_state_vectors(self._opt_params()),
+                dtype=net.dtype,
             )
             self._opt_t = 0
-            self._learning_rate = float(self.learning_rate_init)
         for attr in ("loss_curve_",):
             if not hasattr(self, attr):
                 setattr(self, attr, [])
@@ -367,6 +367,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         batch_size = self._batch_size(n_samples)
         sample_idx = np.arange(n_samples, dtype=np.intp)
         no_order = np.empty(0, dtype=np.intp)
+        no_rates = np.empty(0, dtype=np.float64)
         sw = net._weights(sample_weight)
         grad = np.empty(n_params, dtype=net.dtype)
         work, dwork = net.workspace(batch_size)
@@ -387,7 +388,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 tic = time.perf_counter()
                 total, t, _, failed = _engine.train_epoch(
                     X, Y, sw, order, batch_size, theta, grad, self._opt_state,
-                    self._opt_t, opt, *args, work, dwork, n_threads, split,
+                    self._opt_t, opt, no_rates, *args, work, dwork, n_threads,
+                    split,
                 )
                 elapsed = time.perf_counter() - tic
                 if failed >= 0:
@@ -454,15 +456,15 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             theta[...] = self._best_theta
 
     def _opt_params(self):
-        return dict(
-            solver=SOLVERS[self.solver],
+        return opt_params(
+            solver=self.solver,
             lr=self._learning_rate,
-            momentum=float(self.momentum),
-            nesterov=int(bool(self.nesterovs_momentum)),
-            beta1=float(self.beta_1),
-            beta2=float(self.beta_2),
-            eps=float(self.epsilon),
-            alpha=float(self.alpha),
+            momentum=self.momentum,
+            nesterov=self.nesterovs_momentum,
+            beta1=self.beta_1,
+            beta2=self.beta_2,
+            eps=self.epsilon,
+            alpha=self.alpha,
             loss_scale=self._network.loss_scale,
         )
 

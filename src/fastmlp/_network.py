@@ -36,7 +36,31 @@ OUTPUTS = {
     ("logistic", "squared_error"): 5,
 }
 
-SOLVERS = {"sgd": _engine.SOLVER_SGD, "adam": _engine.SOLVER_ADAM}
+SOLVERS = {
+    "sgd": _engine.SOLVER_SGD,
+    "adam": _engine.SOLVER_ADAM,
+    "adamw": _engine.SOLVER_ADAMW,
+    "adagrad": _engine.SOLVER_ADAGRAD,
+    "rmsprop": _engine.SOLVER_RMSPROP,
+    "adadelta": _engine.SOLVER_ADADELTA,
+}
+
+
+def opt_params(solver="sgd", lr=0.001, momentum=0.0, nesterov=False,
+               beta1=0.9, beta2=0.999, eps=1e-8, rho=0.9, centered=False,
+               weight_decay=0.0, n_decay=0, alpha=0.0, loss_scale=1.0):
+    """The engine's optimiser parameters (``OptParams``) as a dict.
+
+    ``solver`` is a name of ``SOLVERS``; the other fields are the solvers'
+    hyper-parameters, see ``_engine.pyx``.
+    """
+    return dict(
+        solver=SOLVERS[solver], lr=float(lr), momentum=float(momentum),
+        nesterov=int(bool(nesterov)), beta1=float(beta1), beta2=float(beta2),
+        eps=float(eps), rho=float(rho), centered=int(bool(centered)),
+        weight_decay=float(weight_decay), n_decay=int(n_decay),
+        alpha=float(alpha), loss_scale=float(loss_scale),
+    )
 
 WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 
