@@ -43,9 +43,18 @@ from sklearn.utils.validation import (
 
 from . import _engine
 from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params
+from ._schedules import SCHEDULE_DEFAULTS, epoch_rates, schedule_params
 from ._threads import blas_threads, effective_n_threads, training_plan
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
+#: Decay of the squared-gradient averages when ``rho=None`` (PyTorch's).
+_DEFAULT_RHO = {"rmsprop": 0.99, "adadelta": 0.9}
+#: learning_rate_init="auto": scikit-learn's 0.001 for its solvers, PyTorch's
+#: defaults for the others (Adadelta's 1.0 is the paper's rate-free update).
+_DEFAULT_LR = {
+    "sgd": 0.001, "adam": 0.001, "adamw": 0.001, "adagrad": 0.01,
+    "rmsprop": 0.01, "adadelta": 1.0, "lbfgs": 0.001,
+}
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -81,14 +90,22 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", *_STOCHASTIC_SOLVERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", *SCHEDULE_DEFAULTS})
+        ],
+        "lr_schedule_params": [None, dict],
+        "rho": [None, Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "learning_rate_init": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -143,6 +160,9 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         dtype,
         weight_init,
         n_threads,
+        lr_schedule_params,
+        rho,
+        weight_decay,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -171,6 +191,9 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.dtype = dtype
         self.weight_init = weight_init
         self.n_threads = n_threads
+        self.lr_schedule_params = lr_schedule_params
+        self.rho = rho
+        self.weight_decay = weight_decay
 
     # Subclass hooks -----------------------------------------------------------
 
@@ -236,6 +259,15 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _fit_unguarded(self, X, y, sample_weight, incremental):
         hidden = self._hidden_sizes()
+        if self.learning_rate in SCHEDULE_DEFAULTS:
+            self._schedule_params = schedule_params(
+                self.learning_rate, self.lr_schedule_params
+            )
+        elif self.lr_schedule_params:
+            raise ValueError(
+                f"lr_schedule_params is given but learning_rate="
+                f"{self.learning_rate!r} takes no parameters."
+            )
         dtype = _check_dtype(self.dtype)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -323,12 +355,14 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         n_params = net.n_params
         if not incremental or not hasattr(self, "_opt_state"):
             # A fresh optimiser: zero state, step count 0, initial rate.
-            self._learning_rate = float(self.learning_rate_init)
+            self._learning_rate = self._learning_rate_init()
             self._opt_state = np.zeros(
                 n_params * _engine.n_state_vectors(self._opt_params()),
                 dtype=net.dtype,
             )
             self._opt_t = 0
+            self._schedule_epoch = 0
+            self.learning_rate_curve_ = []
         for attr in ("loss_curve_",):
             if not hasattr(self, attr):
                 setattr(self, attr, [])
@@ -365,6 +399,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
+        n_batches = (n_samples + batch_size - 1) // batch_size
         sample_idx = np.arange(n_samples, dtype=np.intp)
         no_order = np.empty(0, dtype=np.intp)
         no_rates = np.empty(0, dtype=np.float64)
@@ -385,10 +420,20 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                     order = no_order
                 last_finite[...] = theta
                 opt = self._opt_params()
+                if self.learning_rate in SCHEDULE_DEFAULTS:
+                    rates = epoch_rates(
+                        self.learning_rate, self._schedule_params,
+                        self._learning_rate_init(), self._schedule_epoch,
+                        self._opt_t, n_batches, self.max_iter,
+                    )
+                    self.learning_rate_curve_.append(float(rates[0]))
+                else:
+                    rates = no_rates
+                    self.learning_rate_curve_.append(self._learning_rate)
                 tic = time.perf_counter()
                 total, t, _, failed = _engine.train_epoch(
                     X, Y, sw, order, batch_size, theta, grad, self._opt_state,
-                    self._opt_t, opt, no_rates, *args, work, dwork, n_threads,
+                    self._opt_t, opt, rates, *args, work, dwork, n_threads,
                     split,
                 )
                 elapsed = time.perf_counter() - tic
@@ -405,6 +450,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                         "the inputs."
                     )
                 self._opt_t = t
+                self._schedule_epoch += 1
                 self.n_iter_ += 1
                 self.loss_ = total / n_samples
                 self.t_ += n_samples
@@ -417,8 +463,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 # Learning rate updated at the end of an epoch, as scikit-learn.
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    self._learning_rate = self.learning_rate_init / (
+                if self._sklearn_schedule() and self.learning_rate == "invscaling":
+                    self._learning_rate = self._learning_rate_init() / (
                         (self.t_ + 1) ** self.power_t
                     )
 
@@ -456,22 +502,37 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             theta[...] = self._best_theta
 
     def _opt_params(self):
+        rho = self.rho if self.rho is not None else _DEFAULT_RHO.get(self.solver, 0.9)
         return opt_params(
             solver=self.solver,
             lr=self._learning_rate,
-            momentum=self.momentum,
+            momentum=self.momentum if self.solver == "sgd" else 0.0,
             nesterov=self.nesterovs_momentum,
             beta1=self.beta_1,
             beta2=self.beta_2,
             eps=self.epsilon,
+            rho=rho,
+            weight_decay=self.weight_decay,
+            n_decay=self._network.n_weights,
             alpha=self.alpha,
             loss_scale=self._network.loss_scale,
         )
 
+    def _learning_rate_init(self):
+        if self.learning_rate_init == "auto":
+            return _DEFAULT_LR[self.solver]
+        return float(self.learning_rate_init)
+
+    def _sklearn_schedule(self):
+        """Whether scikit-learn's invscaling/adaptive apply: to every solver
+        but adam, which scikit-learn runs at a constant rate whatever
+        learning_rate says (kept, so that drop-in results stay the same)."""
+        return self.solver != "adam"
+
     def _trigger_stopping(self, msg):
         """scikit-learn's rule: stop, or with learning_rate="adaptive" and sgd
         divide the rate by 5 until it falls below 1e-6."""
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
+        if not self._sklearn_schedule() or self.learning_rate != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
@@ -609,15 +670,36 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``'logistic'``; ``'leaky_relu'`` has negative slope 0.01 and
         ``'elu'`` alpha 1.0 (PyTorch's defaults).
 
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        ``'sgd'``: minibatch SGD with scikit-learn's momentum
-        (v <- momentum * v - lr * g; theta += v) and, with
-        ``nesterovs_momentum``, its Nesterov form
-        (theta += momentum * v - lr * g). ``'adam'``: scikit-learn's Adam,
-        lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t),
-        theta -= lr_t * m / (sqrt(v) + epsilon) (epsilon added to the
-        uncorrected sqrt(v), as scikit-learn; PyTorch adds it to the
-        corrected one). ``'lbfgs'``: SciPy's L-BFGS-B on the full-batch loss.
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
+'adadelta'}, default='adam'
+        Every first-order update is one fused loop over the flat parameter
+        vector (g: gradient including the L2 term, t: step count from 1).
+
+        - ``'sgd'`` (scikit-learn's): v <- momentum v - lr g; theta += v,
+          or with ``nesterovs_momentum`` theta += momentum v - lr g
+          (Bengio's form of Nesterov). PyTorch keeps an unscaled buffer
+          b <- momentum b + g, the same while lr is constant.
+        - ``'adam'`` (scikit-learn's): m <- beta_1 m + (1 - beta_1) g,
+          v <- beta_2 v + (1 - beta_2) g^2, theta -= lr sqrt(1 - beta_2^t) /
+          (1 - beta_1^t) m / (sqrt(v) + epsilon): epsilon is added to the
+          uncorrected sqrt(v) (Kingma & Ba Sec. 2); PyTorch and the paper's
+          Algorithm 1 add it to the corrected one.
+        - ``'adamw'`` (PyTorch's, Loshchilov & Hutter): theta *= 1 - lr
+          weight_decay on the weights (not the biases, unlike PyTorch's
+          default), then Adam with epsilon added to the corrected sqrt(v).
+        - ``'adagrad'`` (PyTorch's, Duchi et al.): G += g^2; theta -= lr g /
+          (sqrt(G) + epsilon), epsilon outside the root (PyTorch's default
+          epsilon is 1e-10, ours stays scikit-learn's 1e-8).
+        - ``'rmsprop'`` (PyTorch's, Hinton): E <- rho E + (1 - rho) g^2;
+          theta -= lr g / (sqrt(E) + epsilon), epsilon outside the root, no
+          momentum; rho=0.99 (PyTorch's ``alpha``; Hinton suggests 0.9).
+        - ``'adadelta'`` (Zeiler, as PyTorch): E_g <- rho E_g + (1 - rho) g^2;
+          dx = sqrt(E_dx + epsilon) / sqrt(E_g + epsilon) g;
+          E_dx <- rho E_dx + (1 - rho) dx^2; theta -= lr dx, epsilon inside
+          both roots; lr = 1 (the paper has no learning rate), rho = 0.9
+          (PyTorch's; the paper uses 0.95 and epsilon 1e-6).
+        - ``'lbfgs'``: SciPy's L-BFGS-B on the full-batch loss and gradient,
+          as scikit-learn.
 
     alpha : float, default=0.0001
         L2 penalty on the weights (not the biases): the objective gains
@@ -626,12 +708,54 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     batch_size : int or 'auto', default='auto'
         Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'`` (as scikit-learn; Adam
-        uses a constant base rate).
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'step', \
+'cosine', 'cosine_restarts', 'cyclic'}, default='constant'
+        Learning-rate schedule. scikit-learn's three, with its semantics,
+        for every first-order solver but ``'adam'``, which scikit-learn
+        (and so fastmlp) runs at a constant rate whatever this says:
 
-    learning_rate_init : float, default=0.001
-        Initial learning rate (sgd, adam).
+        - ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t, t_ counting
+          samples, updated after each epoch;
+        - ``'adaptive'``: divide the rate by 5 whenever training would stop
+          for lack of improvement, until it falls below 1e-6.
+
+        The others apply to every first-order solver (adam included), with
+        parameters from ``lr_schedule_params``:
+
+        - ``'step'``: lr_init * gamma ** floor(epoch / step_size)
+          (``step_size=10`` epochs, ``gamma=0.1``; PyTorch's StepLR);
+        - ``'cosine'``: eta_min + (lr_init - eta_min) (1 + cos(pi epoch /
+          T_max)) / 2 (``T_max=max_iter`` epochs, ``eta_min=0``);
+        - ``'cosine_restarts'``: SGDR, the same cosine over periods of
+          ``T_0=10`` epochs multiplied by ``T_mult=1`` at each restart
+          (PyTorch's CosineAnnealingWarmRestarts stepped per epoch);
+        - ``'cyclic'``: PyTorch's CyclicLR, changed every minibatch, between
+          lr_init and ``max_lr`` (default 10 lr_init) over
+          ``step_size_up=2000`` (and ``step_size_down``) steps, ``mode``
+          ``'triangular'``, ``'triangular2'`` or ``'exp_range'`` (with
+          ``gamma``). Momentum is not cycled.
+
+        The rate of every step reaches the engine as one vector per epoch.
+
+    learning_rate_init : float or 'auto', default='auto'
+        Initial learning rate. ``'auto'`` is scikit-learn's 0.001 for
+        ``'sgd'`` and ``'adam'`` (and for ``'adamw'``, as PyTorch), and
+        PyTorch's defaults for the others: 0.01 for ``'adagrad'`` and
+        ``'rmsprop'``, 1.0 for ``'adadelta'``.
+
+    lr_schedule_params : dict, default=None
+        Parameters of the schedules ``'step'``, ``'cosine'``,
+        ``'cosine_restarts'`` and ``'cyclic'`` (see ``learning_rate``);
+        keys not given take their defaults.
+
+    rho : float, default=None
+        Decay of the squared-gradient averages of ``'rmsprop'`` and
+        ``'adadelta'``; None means 0.99 for rmsprop and 0.9 for adadelta
+        (PyTorch's defaults).
+
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``'adamw'`` (PyTorch's default), applied to
+        the weights only. ``alpha`` (L2 in the loss) works with every solver.
 
     power_t : float, default=0.5
         Exponent of ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t,
@@ -721,6 +845,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     loss_curve_ : list of float
         Training loss of each epoch (stochastic solvers).
 
+    learning_rate_curve_ : list of float
+        Learning rate at the first step of each epoch (stochastic solvers).
+
     validation_scores_ : list of float or None
         Validation accuracy of each epoch with early stopping, else None.
 
@@ -804,7 +931,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         alpha=0.0001,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.001,
+        learning_rate_init="auto",
         power_t=0.5,
         max_iter=200,
         shuffle=True,
@@ -824,6 +951,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         dtype="float32",
         weight_init="glorot_uniform",
         n_threads=None,
+        lr_schedule_params=None,
+        rho=None,
+        weight_decay=0.01,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -853,6 +983,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             dtype=dtype,
             weight_init=weight_init,
             n_threads=n_threads,
+            lr_schedule_params=lr_schedule_params,
+            rho=rho,
+            weight_decay=weight_decay,
         )
 
     def _validate_input(self, X, y, incremental, reset, dtype):
@@ -1073,7 +1206,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 'leaky_relu', 'elu'}, default='relu'
         Activation of the hidden layers.
 
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
+'adadelta'}, default='adam'
         See :class:`MLPClassifier`.
 
     alpha : float, default=0.0001
@@ -1082,11 +1216,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     batch_size : int or 'auto', default='auto'
         Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Schedule of ``solver='sgd'``.
+    learning_rate : str, default='constant'
+        Learning-rate schedule; see :class:`MLPClassifier`.
 
-    learning_rate_init : float, default=0.001
-        Initial learning rate.
+    learning_rate_init : float or 'auto', default='auto'
+        Initial learning rate; see :class:`MLPClassifier`.
+
+    lr_schedule_params : dict, default=None
+        Parameters of the schedule; see :class:`MLPClassifier`.
+
+    rho : float, default=None
+        Decay of rmsprop's and adadelta's averages.
+
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``'adamw'``.
 
     power_t : float, default=0.5
         Exponent of ``'invscaling'``.
@@ -1203,7 +1346,7 @@ n_layers_, n_outputs_
         alpha=0.0001,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.001,
+        learning_rate_init="auto",
         power_t=0.5,
         max_iter=200,
         shuffle=True,
@@ -1223,6 +1366,9 @@ n_layers_, n_outputs_
         dtype="float32",
         weight_init="glorot_uniform",
         n_threads=None,
+        lr_schedule_params=None,
+        rho=None,
+        weight_decay=0.01,
         out_activation=None,
     ):
         super().__init__(
@@ -1253,6 +1399,9 @@ n_layers_, n_outputs_
             dtype=dtype,
             weight_init=weight_init,
             n_threads=n_threads,
+            lr_schedule_params=lr_schedule_params,
+            rho=rho,
+            weight_decay=weight_decay,
         )
         self.out_activation = out_activation
 
