@@ -7,6 +7,17 @@
 #include <string.h>
 #include "kernels.h"
 
+/* Each exported kernel is compiled for the portable x86-64 baseline and for
+ * AVX2+FMA (x86-64-v3) and AVX-512 (x86-64-v4); the loader picks the best
+ * the CPU has (GNU ifunc).  The wheel stays portable, the loops run at the
+ * machine's vector width. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define FM_KERNEL \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FM_KERNEL
+#endif
+
 #define FM_DEFINE(T, S, EXP, EXPM1, LOG1P, LOG, TANH, FABS)                   \
                                                                               \
 static inline T fm_sigmoid_##S(T z)                                           \
@@ -24,7 +35,7 @@ static inline T fm_softplus_##S(T z)                                          \
 }                                                                             \
                                                                               \
 /* z[i, :] = act(z[i, :] + b): bias add fused with the activation. */        \
-void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,        \
+FM_KERNEL void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,        \
                      int act, double param)                                   \
 {                                                                             \
     const T p = (T)param;                                                     \
@@ -68,7 +79,7 @@ void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,        \
                                                                               \
 /* a := g * act'(z), with act' written in terms of the output a = act(z),    \
  * so that only post-activations are kept for the backward pass. */          \
-void fm_act_backward_##S(T *a, const T *g, ptrdiff_t n, int act,              \
+FM_KERNEL void fm_act_backward_##S(T *a, const T *g, ptrdiff_t n, int act,              \
                          double param)                                        \
 {                                                                             \
     const T p = (T)param;                                                     \
@@ -106,7 +117,7 @@ void fm_act_backward_##S(T *a, const T *g, ptrdiff_t n, int act,              \
  * delta = scale * sw_i * dl_i/dz.  Returns sum_i sw_i * l_i (double).        \
  * l_i is the negative log-likelihood of sample i summed over outputs (up    \
  * to constants), computed from the logits with log-sum-exp. */              \
-double fm_loss_delta_##S(T *z, const T *y, const T *sw, ptrdiff_t rows,       \
+FM_KERNEL double fm_loss_delta_##S(T *z, const T *y, const T *sw, ptrdiff_t rows,       \
                          ptrdiff_t cols, int out, double scale)               \
 {                                                                             \
     double total = 0.0;                                                       \
@@ -184,7 +195,7 @@ double fm_loss_delta_##S(T *z, const T *y, const T *sw, ptrdiff_t rows,       \
 }                                                                             \
                                                                               \
 /* z[i, :] = out(z[i, :] + b): the output layer at prediction time. */       \
-void fm_output_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out) \
+FM_KERNEL void fm_output_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out) \
 {                                                                             \
     for (ptrdiff_t i = 0; i < rows; i++) {                                    \
         T *zi = z + i * cols;                                                 \
@@ -223,7 +234,7 @@ void fm_output_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out) \
                                                                               \
 /* acc[j] += sum_i x[i, j] for j < cols (row stride ld), in double and in    \
  * row order, so the result does not depend on how columns are split. */     \
-void fm_colsum_##S(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,  \
+FM_KERNEL void fm_colsum_##S(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,  \
                    double *acc)                                               \
 {                                                                             \
     for (ptrdiff_t i = 0; i < rows; i++) {                                    \
@@ -234,7 +245,7 @@ void fm_colsum_##S(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,  \
 }                                                                             \
                                                                               \
 /* dst = scale * src; returns sum(src**2) in double (the L2 penalty). */     \
-double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,            \
+FM_KERNEL double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,            \
                                 double scale)                                 \
 {                                                                             \
     const T s = (T)scale;                                                     \
@@ -247,7 +258,7 @@ double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,            \
     return ss;                                                                \
 }                                                                             \
                                                                               \
-void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
+FM_KERNEL void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
                         ptrdiff_t rows, ptrdiff_t cols)                       \
 {                                                                             \
     for (ptrdiff_t i = 0; i < rows; i++)                                      \
@@ -256,7 +267,7 @@ void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
                                                                               \
 /* scikit-learn's SGD: v <- mu v - lr g; theta += v, or with Nesterov        \
  * (Bengio's reparametrisation) theta += mu v - lr g. */                     \
-void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,       \
+FM_KERNEL void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,       \
                      double lr, double momentum, int nesterov)                \
 {                                                                             \
     const T eta = (T)lr, mu = (T)momentum;                                    \
@@ -282,7 +293,7 @@ void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,       \
                                                                               \
 /* Adam as scikit-learn (Kingma & Ba, Sec. 2 form): lr_t carries both bias   \
  * corrections and eps is added to the uncorrected sqrt(v). */               \
-void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
+FM_KERNEL void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
                       double lr_t, double beta1, double beta2, double eps)    \
 {                                                                             \
     const T b1 = (T)beta1, b2 = (T)beta2, c1 = (T)(1.0 - beta1),              \
@@ -302,7 +313,7 @@ void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
  * is 0 past the weights), then Adam with eps added to the bias-corrected    \
  * sqrt(v): theta -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps), with         \
  * c1 = 1 - beta1^t and c2 = 1 - beta2^t. */                                 \
-void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,      \
+FM_KERNEL void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,      \
                        double lr, double c1, double c2, double beta1,         \
                        double beta2, double eps, double decay)                \
 {                                                                             \
@@ -322,7 +333,7 @@ void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,      \
                                                                               \
 /* Adagrad as PyTorch (Duchi et al., diagonal): G += g^2;                    \
  * theta -= lr * g / (sqrt(G) + eps), eps outside the square root. */        \
-void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,          \
+FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,          \
                          double lr, double eps)                               \
 {                                                                             \
     const T eta = (T)lr, e = (T)eps;                                          \
@@ -339,7 +350,7 @@ void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,          \
  * outside the root); centered (gavg != NULL): gavg <- rho gavg +           \
  * (1 - rho) g, avg = sqrt(E - gavg^2) + eps; with momentum (buf != NULL):  \
  * buf <- momentum buf + g / avg, theta -= lr buf; else theta -= lr g/avg. */ \
-void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
+FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
                          ptrdiff_t n, double lr, double rho, double eps,      \
                          double momentum)                                     \
 {                                                                             \
@@ -371,7 +382,7 @@ void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
 /* Adadelta as PyTorch (Zeiler 2012 with a learning rate, 1 in the paper):   \
  * Eg <- rho Eg + (1 - rho) g^2; dx = sqrt(Edx + eps) / sqrt(Eg + eps) * g;  \
  * Edx <- rho Edx + (1 - rho) dx^2; theta -= lr dx (eps inside both roots). */ \
-void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,             \
+FM_KERNEL void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,             \
                           ptrdiff_t n, double lr, double rho, double eps)     \
 {                                                                             \
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps;          \
