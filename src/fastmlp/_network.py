@@ -172,7 +172,11 @@ class Network:
         """
         theta = np.zeros(self.n_params, dtype=self.dtype)
         coefs, intercepts = self.coefs(theta), self.intercepts(theta)
-        slope = self.act_param[0] if self.activation == "leaky_relu" else 0.0
+        slope = (
+            self.act_param[0]
+            if self.activation == "leaky_relu" and len(self.act_param)
+            else 0.0
+        )
         for W, b, fan_in, fan_out in zip(coefs, intercepts, self.sizes[:-1],
                                          self.sizes[1:]):
             if weight_init == "glorot_uniform":

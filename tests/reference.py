@@ -1,0 +1,271 @@
+"""A NumPy oracle of every equation fastmlp implements, written from the maths
+(the seed lecture, the papers and ``shared/REFERENCE.md``), not from the
+engine's code.  Plain, slow, float64 by default.
+
+Conventions: X is (n, d) with one row per sample; ``coefs[l]`` is
+(n_in, n_out); Z = A W + b; Y holds one-hot / indicator / real targets.
+"""
+
+import numpy as np
+
+# --- activations -------------------------------------------------------------
+
+
+def activation(name, z, param=None):
+    """h(z) for a hidden activation."""
+    if name == "identity":
+        return z.copy()
+    if name in ("logistic", "sigmoid"):
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return np.where(z > 0, z, slope * z)
+    if name == "elu":
+        alpha = 1.0 if param is None else param
+        return np.where(z > 0, z, alpha * (np.exp(z) - 1.0))
+    raise ValueError(name)
+
+
+def activation_derivative(name, z, param=None):
+    """h'(z), written in terms of z (the engine uses the output instead)."""
+    if name == "identity":
+        return np.ones_like(z)
+    if name in ("logistic", "sigmoid"):
+        s = 1.0 / (1.0 + np.exp(-z))
+        return s * (1.0 - s)
+    if name == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return np.where(z > 0, 1.0, slope)
+    if name == "elu":
+        alpha = 1.0 if param is None else param
+        return np.where(z > 0, 1.0, alpha * np.exp(z))
+    raise ValueError(name)
+
+
+# --- output layers and losses (negative log-likelihoods) -----------------------
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def output(out, z):
+    """Output activation: the mean of the target distribution given z."""
+    if out == "identity":
+        return z.copy()
+    if out == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    if out == "logistic":
+        return 1.0 / (1.0 + np.exp(-z))
+    if out == "exp":
+        return np.exp(z)
+    if out == "softplus":
+        return softplus(z)
+    raise ValueError(out)
+
+
+def sample_losses(out, loss, z, y):
+    """Per-sample loss l_i (summed over outputs) from the logits z."""
+    if (out, loss) == ("softmax", "log_loss"):
+        lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+        # -sum_k y_k log softmax_k = sum_k y_k (lse - z_k)
+        return (y * (lse[:, None] - z)).sum(axis=1)
+    if (out, loss) == ("logistic", "binary_log_loss"):
+        # -y log s(z) - (1 - y) log(1 - s(z)) = softplus(z) - y z
+        return (softplus(z) - y * z).sum(axis=1)
+    if (out, loss) == ("exp", "poisson"):
+        mu = np.exp(z)
+        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+        # half deviance: y log(y / mu) - y + mu
+        return (ylogy - y * z - y + mu).sum(axis=1)
+    if loss == "squared_error":
+        return 0.5 * ((output(out, z) - y) ** 2).sum(axis=1)
+    raise ValueError((out, loss))
+
+
+def output_delta(out, loss, z, y):
+    """dl_i/dz for one sample's loss, for each (output, loss) pair."""
+    p = output(out, z)
+    if (out, loss) in (
+        ("softmax", "log_loss"),
+        ("logistic", "binary_log_loss"),
+        ("exp", "poisson"),
+        ("identity", "squared_error"),
+    ):
+        # canonical link: the delta is mean minus target
+        return p - y
+    if (out, loss) == ("softplus", "squared_error"):
+        return (p - y) / (1.0 + np.exp(-z))  # softplus' = sigmoid
+    if (out, loss) == ("logistic", "squared_error"):
+        return (p - y) * p * (1.0 - p)
+    raise ValueError((out, loss))
+
+
+# --- the network ---------------------------------------------------------------
+
+
+def forward(coefs, intercepts, X, act, out, act_param=None):
+    """Pre-activations Z and activations A of every layer (A[0] = X)."""
+    A, Z = [X], []
+    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+        z = A[-1] @ W + b
+        Z.append(z)
+        last = l == len(coefs) - 1
+        A.append(output(out, z) if last else activation(act, z, act_param))
+    return Z, A
+
+
+def objective(coefs, intercepts, X, Y, act, out, loss, sw=None, alpha=0.0,
+              act_param=None):
+    """(sum_i w_i l_i + alpha/2 sum ||W||^2) / sum_i w_i: the function whose
+    gradient the engine follows."""
+    n = X.shape[0]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=float)
+    Z, _ = forward(coefs, intercepts, X, act, out, act_param)
+    data = (w * sample_losses(out, loss, Z[-1], Y)).sum()
+    l2 = 0.5 * alpha * sum((W**2).sum() for W in coefs)
+    return (data + l2) / w.sum()
+
+
+def sklearn_loss(coefs, intercepts, X, Y, act, out, loss, sw=None, alpha=0.0,
+                 act_param=None):
+    """scikit-learn's reported loss: like `objective`, but squared error is
+    averaged over the outputs as well (its `squared_loss`)."""
+    k = Y.shape[1]
+    n = X.shape[0]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=float)
+    Z, _ = forward(coefs, intercepts, X, act, out, act_param)
+    data = (w * sample_losses(out, loss, Z[-1], Y)).sum()
+    if loss == "squared_error":
+        data /= k
+    l2 = 0.5 * alpha * sum((W**2).sum() for W in coefs)
+    return (data + l2) / w.sum()
+
+
+def backward(coefs, intercepts, X, Y, act, out, loss, sw=None, alpha=0.0,
+             act_param=None):
+    """Gradient of `objective` by backpropagation in matrix form:
+
+    Delta_L = diag(w) (dl/dz) / sum(w);  dW_l = A_{l-1}^T Delta_l + alpha W_l / sum(w);
+    db_l = 1^T Delta_l;  Delta_{l-1} = (Delta_l W_l^T) * h'(Z_{l-1}).
+    """
+    n = X.shape[0]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=float)
+    Z, A = forward(coefs, intercepts, X, act, out, act_param)
+    delta = output_delta(out, loss, Z[-1], Y) * w[:, None] / w.sum()
+    gW = [None] * len(coefs)
+    gb = [None] * len(coefs)
+    for l in range(len(coefs) - 1, -1, -1):
+        gW[l] = A[l].T @ delta + alpha * coefs[l] / w.sum()
+        gb[l] = delta.sum(axis=0)
+        if l > 0:
+            delta = (delta @ coefs[l].T) * activation_derivative(act, Z[l - 1], act_param)
+    return gW, gb
+
+
+# --- optimisers (one step; state is a dict, t counts from 1) -----------------
+
+
+def sgd_step(theta, g, state, lr, momentum=0.0, nesterov=False):
+    """scikit-learn: v <- mu v - lr g; theta += v, or, Nesterov (Bengio's
+    reparametrisation, Sutskever 2013), theta += mu v - lr g."""
+    v = momentum * state.get("v", np.zeros_like(theta)) - lr * g
+    state["v"] = v
+    return theta + (momentum * v - lr * g if nesterov else v)
+
+
+def adam_sklearn_step(theta, g, state, t, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Kingma & Ba Sec. 2 (scikit-learn): eps on the uncorrected sqrt(v)."""
+    m = b1 * state.get("m", 0.0) + (1 - b1) * g
+    v = b2 * state.get("v", 0.0) + (1 - b2) * g**2
+    state["m"], state["v"] = m, v
+    lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+    return theta - lr_t * m / (np.sqrt(v) + eps)
+
+
+def adamw_torch_step(theta, g, state, t, lr, b1=0.9, b2=0.999, eps=1e-8,
+                     weight_decay=0.01, decay_mask=None):
+    """Loshchilov & Hutter / PyTorch AdamW: decoupled decay, then Adam with
+    eps on the bias-corrected sqrt(v_hat) (Algorithm 1)."""
+    mask = np.ones_like(theta) if decay_mask is None else decay_mask
+    theta = theta * (1 - lr * weight_decay * mask)
+    m = b1 * state.get("m", 0.0) + (1 - b1) * g
+    v = b2 * state.get("v", 0.0) + (1 - b2) * g**2
+    state["m"], state["v"] = m, v
+    m_hat = m / (1 - b1**t)
+    v_hat = v / (1 - b2**t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def adagrad_step(theta, g, state, lr, eps=1e-10):
+    """Duchi et al. (diagonal), PyTorch's eps outside the root."""
+    G = state.get("G", 0.0) + g**2
+    state["G"] = G
+    return theta - lr * g / (np.sqrt(G) + eps)
+
+
+def rmsprop_step(theta, g, state, lr, rho=0.99, eps=1e-8):
+    """Hinton's RMSProp as PyTorch (no momentum, not centred)."""
+    E = rho * state.get("E", 0.0) + (1 - rho) * g**2
+    state["E"] = E
+    return theta - lr * g / (np.sqrt(E) + eps)
+
+
+def adadelta_step(theta, g, state, lr=1.0, rho=0.9, eps=1e-6):
+    """Zeiler 2012 (with PyTorch's learning rate)."""
+    Eg = rho * state.get("Eg", 0.0) + (1 - rho) * g**2
+    dx = np.sqrt(state.get("Edx", 0.0) + eps) / np.sqrt(Eg + eps) * g
+    state["Eg"] = Eg
+    state["Edx"] = rho * state.get("Edx", 0.0) + (1 - rho) * dx**2
+    return theta - lr * dx
+
+
+# --- learning-rate schedules ---------------------------------------------------
+
+
+def step_lr(lr0, epoch, step_size, gamma):
+    return lr0 * gamma ** (epoch // step_size)
+
+
+def cosine_lr(lr0, epoch, T_max, eta_min):
+    return eta_min + 0.5 * (lr0 - eta_min) * (1 + np.cos(np.pi * min(epoch, T_max) / T_max))
+
+
+def sgdr_lrs(lr0, n_epochs, T_0, T_mult, eta_min):
+    """SGDR rates for epochs 0..n_epochs-1, by walking the restarts one epoch
+    at a time (T_cur resets to 0 and T_i *= T_mult when T_cur reaches T_i)."""
+    rates, T_i, T_cur = [], T_0, 0
+    for _ in range(n_epochs):
+        rates.append(eta_min + 0.5 * (lr0 - eta_min) * (1 + np.cos(np.pi * T_cur / T_i)))
+        T_cur += 1
+        if T_cur >= T_i:
+            T_cur -= T_i
+            T_i *= T_mult
+    return np.array(rates)
+
+
+def cyclic_lr(base, max_lr, it, step_size_up, step_size_down=None,
+              mode="triangular", gamma=1.0):
+    """PyTorch's CyclicLR at batch iteration `it` (REFERENCE.md c3)."""
+    down = step_size_up if step_size_down is None else step_size_down
+    total = step_size_up + down
+    step_ratio = step_size_up / total
+    cycle = np.floor(1 + it / total)
+    x = 1.0 + it / total - cycle
+    scale = x / step_ratio if x <= step_ratio else (x - 1) / (step_ratio - 1)
+    if mode == "triangular":
+        fn = 1.0
+    elif mode == "triangular2":
+        fn = 1 / (2.0 ** (cycle - 1))
+    else:
+        fn = gamma**it
+    return base + (max_lr - base) * scale * fn
