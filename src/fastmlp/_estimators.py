@@ -437,6 +437,9 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                     split,
                 )
                 elapsed = time.perf_counter() - tic
+                if failed < 0 and not np.isfinite(theta).all():
+                    # The last update overflowed after a finite loss.
+                    failed = n_batches - 1
                 if failed >= 0:
                     theta[...] = last_finite
                     # The optimiser state may hold non-finite values too.
