@@ -258,7 +258,7 @@ cdef void _gather(const Net *net, floating *dst, const floating *src,
 
 
 cdef enum:
-    SPLIT_ALIGN = 16        # block boundaries of split GEMMs, in rows/columns
+    SPLIT_BLOCK = 64        # rows (or columns) of C per block of a split GEMM
     SPLIT_MIN_FLOPS = 1000000
 
 
@@ -266,36 +266,32 @@ cdef void _gemm(const Net *net, char transa, char transb,
                 intp m, intp n, intp k, floating alpha,
                 const floating *A, intp lda, const floating *B, intp ldb,
                 floating beta, floating *C, intp ldc) noexcept nogil:
-    """Row-major GEMM, split over OpenMP threads when `net.split_gemm`.
+    """Row-major GEMM, split into blocks when `net.split_gemm`.
 
-    Each thread computes a block of rows (or, for short outputs, of columns)
-    of C with single-threaded BLAS, so no reduction is needed and only one
-    thread pool is ever active: BLAS's own pool is limited to one thread for
-    the whole fit.  Otherwise BLAS's pool does the parallel work.
+    C is cut into blocks of SPLIT_BLOCK rows (or, when C is wider than tall,
+    columns), each computed by single-threaded BLAS; OpenMP threads share
+    the blocks.  No reduction is needed, only one thread pool is active
+    (BLAS's own is limited to one thread for the whole fit), and since the
+    blocks depend on the shape alone the result is the same, bit for bit,
+    for any number of threads.  Otherwise BLAS's pool does the work.
     """
     cdef int nt = net.n_threads
-    cdef intp blk, nb, step, r0, r1
-    cdef bint by_rows
-    if not net.split_gemm or nt == 1 or <double>m * n * k < SPLIT_MIN_FLOPS:
+    cdef intp blk, nb, r0, r1
+    cdef bint by_rows = m >= n
+    if not net.split_gemm or <double>m * n * k < SPLIT_MIN_FLOPS:
         gemm_rm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
         return
-    by_rows = m >= n or m >= nt * 64
-    if by_rows:
-        step = ((m + nt - 1) // nt + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN
-        nb = (m + step - 1) // step
-    else:
-        step = ((n + nt - 1) // nt + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN
-        nb = (n + step - 1) // step
+    nb = ((m if by_rows else n) + SPLIT_BLOCK - 1) // SPLIT_BLOCK
     for blk in prange(nb, schedule='static', num_threads=nt):
-        r0 = blk * step
+        r0 = blk * SPLIT_BLOCK
         if by_rows:
-            r1 = min(r0 + step, m)
+            r1 = min(r0 + SPLIT_BLOCK, m)
             # rows r0:r1 of op(A) and of C
             gemm_rm(transa, transb, r1 - r0, n, k, alpha,
                     (A + r0 * lda) if transa == c'N' else (A + r0), lda,
                     B, ldb, beta, C + r0 * ldc, ldc)
         else:
-            r1 = min(r0 + step, n)
+            r1 = min(r0 + SPLIT_BLOCK, n)
             # columns r0:r1 of op(B) and of C
             gemm_rm(transa, transb, m, r1 - r0, k, alpha, A, lda,
                     (B + r0) if transb == c'N' else (B + r0 * ldb), ldb,
