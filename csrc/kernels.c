@@ -395,6 +395,154 @@ FM_KERNEL void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,     
         Edx[i] = r * Edx[i] + c * (dx * dx);                                  \
         theta[i] -= eta * dx;                                                 \
     }                                                                         \
+}                                                                             \
+                                                                              \
+/* Batch statistics of columns [0, cols) (row stride ld), in double: the     \
+ * mean, then the biased variance from a second pass (no cancellation). */   \
+FM_KERNEL void fm_bn_stats_##S(const T *z, ptrdiff_t rows, ptrdiff_t ld,     \
+                               ptrdiff_t cols, double *mean, double *var)    \
+{                                                                             \
+    for (ptrdiff_t j = 0; j < cols; j++) mean[j] = var[j] = 0.0;              \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        const T *zi = z + i * ld;                                             \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < cols; j++) mean[j] += (double)zi[j];        \
+    }                                                                         \
+    for (ptrdiff_t j = 0; j < cols; j++) mean[j] /= (double)rows;             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        const T *zi = z + i * ld;                                             \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < cols; j++) {                                \
+            double d = (double)zi[j] - mean[j];                               \
+            var[j] += d * d;                                                  \
+        }                                                                     \
+    }                                                                         \
+    for (ptrdiff_t j = 0; j < cols; j++) var[j] /= (double)rows;              \
+}                                                                             \
+                                                                              \
+/* xhat = (z - mean) inv_std; z := act(gamma xhat + beta), for columns       \
+ * [0, cols) with row stride ld. */                                          \
+FM_KERNEL void fm_bn_normalize_act_##S(T *z, T *xhat, ptrdiff_t rows,        \
+                                       ptrdiff_t ld, ptrdiff_t cols,         \
+                                       const double *mean,                   \
+                                       const double *inv_std, const T *gamma, \
+                                       const T *beta, int act, double param)  \
+{                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        T *zi = z + i * ld, *xi = xhat + i * ld;                              \
+        for (ptrdiff_t j = 0; j < cols; j++) {                                \
+            T xh = (T)(((double)zi[j] - mean[j]) * inv_std[j]);               \
+            xi[j] = xh;                                                       \
+            zi[j] = gamma[j] * xh;                                            \
+        }                                                                     \
+        fm_bias_act_##S(zi, beta, 1, cols, act, param);                       \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* The exact backward pass of batch normalisation (Ioffe & Szegedy), per     \
+ * column: dbeta = sum dy, dgamma = sum dy xhat (double);                    \
+ * dz = gamma inv_std / m (m dy - dbeta - xhat dgamma), written over dy. */   \
+FM_KERNEL void fm_bn_backward_##S(T *dy, const T *xhat, ptrdiff_t rows,      \
+                                  ptrdiff_t ld, ptrdiff_t cols,              \
+                                  const double *inv_std, const T *gamma,     \
+                                  T *dgamma, T *dbeta)                       \
+{                                                                             \
+    for (ptrdiff_t j = 0; j < cols; j++) {                                    \
+        double sb = 0.0, sg = 0.0;                                            \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                \
+            double d = (double)dy[i * ld + j];                                \
+            sb += d;                                                          \
+            sg += d * (double)xhat[i * ld + j];                               \
+        }                                                                     \
+        dbeta[j] = (T)sb;                                                     \
+        dgamma[j] = (T)sg;                                                    \
+        const double m = (double)rows;                                        \
+        const double c = (double)gamma[j] * inv_std[j] / m;                   \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                \
+            double d = (double)dy[i * ld + j];                                \
+            dy[i * ld + j] =                                                  \
+                (T)(c * (m * d - sb - (double)xhat[i * ld + j] * sg));        \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* z := act(scale * z + shift): batch normalisation at inference, folded.   */\
+FM_KERNEL void fm_scale_shift_act_##S(T *z, const T *scale, const T *shift,  \
+                                      ptrdiff_t rows, ptrdiff_t cols,        \
+                                      int act, double param)                 \
+{                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        T *zi = z + i * cols;                                                 \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < cols; j++) zi[j] *= scale[j];               \
+        fm_bias_act_##S(zi, shift, 1, cols, act, param);                      \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Inverted dropout of n elements numbered first, first + 1, ...: each is   \
+ * kept with probability 1 - p (then scaled by 1 / (1 - p)) or zeroed. */    \
+FM_KERNEL void fm_dropout_##S(T *a, ptrdiff_t n, uint64_t first, double p,   \
+                              uint64_t key)                                   \
+{                                                                             \
+    const uint32_t thr = (uint32_t)(p * 4294967296.0);                        \
+    const T keep = (T)(1.0 / (1.0 - p));                                      \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        uint32_t r = fm_random_bits(key, first + (uint64_t)i);                \
+        a[i] = r >= thr ? a[i] * keep : (T)0;                                 \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Backward of act followed by dropout: the same masks, drawn again from    \
+ * their counters; a holds the dropped-out activation, g dL/d(output).      \
+ * Kept units: a = h / (1 - p) with h = act(z), so act'(z) is written in     \
+ * terms of h = a (1 - p). */                                                \
+FM_KERNEL void fm_dropout_act_backward_##S(T *a, const T *g, ptrdiff_t n,    \
+                                           uint64_t first, double p,         \
+                                           uint64_t key, int act,            \
+                                           double param)                     \
+{                                                                             \
+    const uint32_t thr = (uint32_t)(p * 4294967296.0);                        \
+    const T keep = (T)(1.0 / (1.0 - p)), q = (T)(1.0 - p);                    \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        uint32_t r = fm_random_bits(key, first + (uint64_t)i);                \
+        if (r >= thr) {                                                       \
+            T h = a[i] * q, gi = g[i] * keep;                                 \
+            fm_act_backward_##S(&h, &gi, 1, act, param);                      \
+            a[i] = h;                                                         \
+        } else {                                                              \
+            a[i] = (T)0;                                                      \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* x += std * N(0, 1), Box-Muller on two counter-based uniforms per pair. */ \
+FM_KERNEL void fm_add_noise_##S(T *x, ptrdiff_t n, uint64_t first, double std, \
+                                uint64_t key)                                 \
+{                                                                             \
+    const double two_pi = 6.283185307179586, u32 = 1.0 / 4294967296.0;       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+        uint64_t c = 2 * (first + (uint64_t)i);                               \
+        /* u1 in (0, 1]: log never sees 0 */                                  \
+        double u1 = ((double)fm_random_bits(key, c) + 1.0) * u32;             \
+        double u2 = (double)fm_random_bits(key, c + 1) * u32;                 \
+        x[i] += (T)(std * sqrt(-2.0 * log(u1)) * cos(two_pi * u2));           \
+    }                                                                         \
+}
+
+/* SplitMix64 over (seed, epoch, batch, stream): the key of one batch's
+ * random numbers. */
+static uint64_t fm_splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
+{
+    return fm_splitmix64(fm_splitmix64(fm_splitmix64(fm_splitmix64(seed) ^ epoch)
+                                       ^ batch) ^ stream);
 }
 
 #define SQRT_f sqrtf

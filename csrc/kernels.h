@@ -32,6 +32,30 @@ enum {
     FM_OUT_LOGISTIC_SQUARED = 5   /* Gaussian with sigmoid mean */
 };
 
+/* Counter-based random numbers: the bits for element `index` of a batch
+ * depend only on (key, index), never on which thread draws them. */
+#include <stdint.h>
+
+static inline uint32_t fm_mix32(uint32_t x)
+{
+    /* "lowbias32" integer hash (C. Wellons): full avalanche in 2 rounds. */
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+static inline uint32_t fm_random_bits(uint64_t key, uint64_t index)
+{
+    uint32_t lo = (uint32_t)key, hi = (uint32_t)(key >> 32);
+    uint32_t x = fm_mix32((uint32_t)index ^ lo) + (uint32_t)(index >> 32);
+    return fm_mix32(x ^ hi) ;
+}
+
+uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream);
+
 #define FM_DECLARE(T, S)                                                      \
     void fm_bias_act_##S(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,    \
                          int act, double param);                              \
@@ -62,7 +86,27 @@ enum {
                              ptrdiff_t n, double lr, double rho, double eps,  \
                              double momentum);                                \
     void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,         \
-                              ptrdiff_t n, double lr, double rho, double eps);
+                              ptrdiff_t n, double lr, double rho, double eps); \
+    void fm_bn_stats_##S(const T *z, ptrdiff_t rows, ptrdiff_t ld,           \
+                         ptrdiff_t cols, double *mean, double *var);          \
+    void fm_bn_normalize_act_##S(T *z, T *xhat, ptrdiff_t rows, ptrdiff_t ld, \
+                                 ptrdiff_t cols, const double *mean,          \
+                                 const double *inv_std, const T *gamma,       \
+                                 const T *beta, int act, double param);       \
+    void fm_bn_backward_##S(T *dy, const T *xhat, ptrdiff_t rows,             \
+                            ptrdiff_t ld, ptrdiff_t cols,                     \
+                            const double *inv_std, const T *gamma,            \
+                            T *dgamma, T *dbeta);                             \
+    void fm_scale_shift_act_##S(T *z, const T *scale, const T *shift,         \
+                                ptrdiff_t rows, ptrdiff_t cols, int act,      \
+                                double param);                                \
+    void fm_dropout_##S(T *a, ptrdiff_t n, uint64_t first, double p,          \
+                        uint64_t key);                                        \
+    void fm_dropout_act_backward_##S(T *a, const T *g, ptrdiff_t n,          \
+                                     uint64_t first, double p, uint64_t key,  \
+                                     int act, double param);                  \
+    void fm_add_noise_##S(T *x, ptrdiff_t n, uint64_t first, double std,      \
+                          uint64_t key);
 
 FM_DECLARE(float, f)
 FM_DECLARE(double, d)

@@ -24,6 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
+from libc.stdint cimport uint64_t
 
 from ._blas cimport gemm_rm
 from ._kernels cimport *
@@ -66,6 +67,27 @@ cdef struct Net:
     intp capacity            # rows the workspace holds
     int n_threads
     bint split_gemm          # split GEMMs over OpenMP threads (BLAS on 1 thread)
+    # regularisation (see Reg)
+    bint bn                  # batch normalisation on every hidden layer
+    double bn_momentum
+    double bn_eps
+    bint update_stats        # update the running statistics in training
+    const intp *g_off        # L - 1 offsets of BN's gamma in theta
+    double *running          # running means (sum of hidden widths), then variances
+    const double *dropout    # L - 1 dropout rates, or NULL
+    double input_noise
+    uint64_t seed
+    uint64_t epoch
+    uint64_t batch           # index of the current minibatch in the epoch
+
+
+ctypedef struct Reg:
+    int bn
+    double bn_momentum
+    double bn_eps
+    double input_noise
+    unsigned long long seed
+    long long epoch
 
 
 ctypedef struct OptParams:
@@ -114,6 +136,30 @@ cdef inline intp _inputs_offset(const Net *net) noexcept nogil:
     return _scratch_offset(net) + net.capacity * _max_width(net)
 
 
+cdef inline intp _hidden_offset(const Net *net, intp layer) noexcept nogil:
+    """Offset of hidden layer `layer` in vectors of all hidden widths."""
+    cdef intp l, off = 0
+    for l in range(layer):
+        off += net.sizes[l + 1]
+    return off
+
+
+cdef inline intp _n_hidden_units(const Net *net) noexcept nogil:
+    return _hidden_offset(net, net.n_layers - 1)
+
+
+cdef inline intp _xhat_offset(const Net *net, intp layer) noexcept nogil:
+    """Offset of BN's x-hat of hidden layer `layer`: after the inputs,
+    targets and weights of a batch."""
+    return (_inputs_offset(net)
+            + net.capacity * (net.sizes[0] + net.sizes[net.n_layers] + 1)
+            + net.capacity * _hidden_offset(net, layer))
+
+
+cdef inline intp _scale_shift_offset(const Net *net) noexcept nogil:
+    return _xhat_offset(net, net.n_layers - 1)
+
+
 def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
     """Return the lengths (work, dwork) of the two workspace vectors.
 
@@ -125,10 +171,15 @@ def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
     for l in range(1, L + 1):
         acts += sizes[l]
         width = max(width, sizes[l])
-    n_work = capacity * (acts + width + sizes[0] + sizes[L] + 1)
+    cdef intp hidden = acts - sizes[L]
+    # activations, scratch, batch inputs/targets/weights, BN's x-hat for
+    # every hidden layer, and BN's folded scale and shift at inference
+    n_work = (capacity * (acts + width + sizes[0] + sizes[L] + 1)
+              + capacity * hidden + 2 * width)
     n_blocks = max((capacity + ROW_BLOCK - 1) // ROW_BLOCK,
                    (n_params + ELEM_BLOCK - 1) // ELEM_BLOCK)
-    n_dwork = width + n_blocks + 1
+    # column sums, per-block partial sums, BN's batch means and inverse stds
+    n_dwork = width + n_blocks + 1 + 2 * hidden
     return n_work, n_dwork
 
 
@@ -257,6 +308,152 @@ cdef void _gather(const Net *net, floating *dst, const floating *src,
             fm_gather_rows_d(dst + r0 * cols, src, idx + r0, r1 - r0, cols)
 
 
+cdef void _bn_forward_train(const Net *net, intp l, floating *z, intp rows,
+                            const floating *theta, floating *work,
+                            double *dwork) noexcept nogil:
+    """Batch normalisation and activation of hidden layer l in training.
+
+    Per feature (parallel over blocks of columns): batch mean and biased
+    variance in double, x-hat = (z - mean) / sqrt(var + eps) kept for the
+    backward pass, z := act(gamma x-hat + beta); the running statistics move
+    towards the batch's (PyTorch's rule: the unbiased variance, the new
+    batch weighted by the momentum).
+    """
+    cdef intp cols = net.sizes[l + 1], j, blk, c0, c1
+    cdef intp nb = (cols + COL_BLOCK - 1) // COL_BLOCK
+    cdef intp h = _hidden_offset(net, l), nh = _n_hidden_units(net)
+    cdef double *mean = _bn_mean(net, dwork) + h
+    cdef double *inv_std = mean + nh
+    cdef double *rmean = net.running + h
+    cdef double *rvar = net.running + nh + h
+    cdef floating *xhat = work + _xhat_offset(net, l)
+    cdef double m = net.bn_momentum, unbias = (<double>rows) / (rows - 1)
+    cdef int nt = _threads(net, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        c0 = blk * COL_BLOCK
+        c1 = min(c0 + COL_BLOCK, cols)
+        if floating is float:
+            fm_bn_stats_f(z + c0, rows, cols, c1 - c0, mean + c0, inv_std + c0)
+        else:
+            fm_bn_stats_d(z + c0, rows, cols, c1 - c0, mean + c0, inv_std + c0)
+        for j in range(c0, c1):
+            if net.update_stats:
+                rmean[j] = (1.0 - m) * rmean[j] + m * mean[j]
+                rvar[j] = (1.0 - m) * rvar[j] + m * inv_std[j] * unbias
+            inv_std[j] = 1.0 / sqrt(inv_std[j] + net.bn_eps)
+        if floating is float:
+            fm_bn_normalize_act_f(z + c0, xhat + c0, rows, cols, c1 - c0,
+                                  mean + c0, inv_std + c0,
+                                  theta + net.g_off[l] + c0,
+                                  theta + net.b_off[l] + c0,
+                                  net.act[l], net.act_param[l])
+        else:
+            fm_bn_normalize_act_d(z + c0, xhat + c0, rows, cols, c1 - c0,
+                                  mean + c0, inv_std + c0,
+                                  theta + net.g_off[l] + c0,
+                                  theta + net.b_off[l] + c0,
+                                  net.act[l], net.act_param[l])
+
+
+cdef inline double *_bn_mean(const Net *net, double *dwork) noexcept nogil:
+    """BN's batch means (then inverse stds) in dwork, after the partial sums."""
+    cdef intp n_blocks = (net.capacity + ROW_BLOCK - 1) // ROW_BLOCK
+    return dwork + _max_width(net) + n_blocks + 1
+
+
+cdef void _bn_backward(const Net *net, intp l, floating *dy, intp rows,
+                       const floating *theta, floating *grad, floating *work,
+                       double *dwork) noexcept nogil:
+    """Exact backward pass of BN of hidden layer l: dgamma and dbeta into
+    grad, dy := dLoss/dz (parallel over blocks of columns)."""
+    cdef intp cols = net.sizes[l + 1], blk, c0, c1
+    cdef intp nb = (cols + COL_BLOCK - 1) // COL_BLOCK
+    cdef const double *inv_std = (_bn_mean(net, dwork) + _n_hidden_units(net)
+                                  + _hidden_offset(net, l))
+    cdef const floating *xhat = work + _xhat_offset(net, l)
+    cdef int nt = _threads(net, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        c0 = blk * COL_BLOCK
+        c1 = min(c0 + COL_BLOCK, cols)
+        if floating is float:
+            fm_bn_backward_f(dy + c0, xhat + c0, rows, cols, c1 - c0, inv_std + c0,
+                             theta + net.g_off[l] + c0, grad + net.g_off[l] + c0,
+                             grad + net.b_off[l] + c0)
+        else:
+            fm_bn_backward_d(dy + c0, xhat + c0, rows, cols, c1 - c0, inv_std + c0,
+                             theta + net.g_off[l] + c0, grad + net.g_off[l] + c0,
+                             grad + net.b_off[l] + c0)
+
+
+cdef void _bn_forward_eval(const Net *net, intp l, floating *z, intp rows,
+                           const floating *theta, floating *work) noexcept nogil:
+    """BN with the running statistics, folded into one scale and shift per
+    feature, then the activation."""
+    cdef intp cols = net.sizes[l + 1], j
+    cdef intp h = _hidden_offset(net, l), nh = _n_hidden_units(net)
+    cdef floating *scale = work + _scale_shift_offset(net)
+    cdef floating *shift = scale + _max_width(net)
+    cdef double sc
+    for j in range(cols):
+        sc = theta[net.g_off[l] + j] / sqrt(net.running[nh + h + j] + net.bn_eps)
+        scale[j] = <floating>sc
+        shift[j] = <floating>(theta[net.b_off[l] + j] - sc * net.running[h + j])
+    if floating is float:
+        fm_scale_shift_act_f(z, scale, shift, rows, cols, net.act[l], net.act_param[l])
+    else:
+        fm_scale_shift_act_d(z, scale, shift, rows, cols, net.act[l], net.act_param[l])
+
+
+cdef inline uint64_t _key(const Net *net, uint64_t stream) noexcept nogil:
+    """Key of the random numbers of one stream (0: input noise, l + 1:
+    dropout of hidden layer l) in the current batch and epoch."""
+    return fm_batch_key(net.seed, net.epoch, net.batch, stream)
+
+
+cdef void _dropout(const Net *net, intp l, floating *a, intp n) noexcept nogil:
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n)
+    cdef uint64_t key = _key(net, l + 1)
+    cdef double p = net.dropout[l]
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            fm_dropout_f(a + i0, i1 - i0, i0, p, key)
+        else:
+            fm_dropout_d(a + i0, i1 - i0, i0, p, key)
+
+
+cdef void _dropout_act_backward(const Net *net, intp l, floating *a,
+                                const floating *g, intp n) noexcept nogil:
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n)
+    cdef uint64_t key = _key(net, l + 1)
+    cdef double p = net.dropout[l]
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            fm_dropout_act_backward_f(a + i0, g + i0, i1 - i0, i0, p, key,
+                                      net.act[l], net.act_param[l])
+        else:
+            fm_dropout_act_backward_d(a + i0, g + i0, i1 - i0, i0, p, key,
+                                      net.act[l], net.act_param[l])
+
+
+cdef void _add_noise(const Net *net, floating *x, intp n) noexcept nogil:
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = _threads(net, n // 8)   # costly per element: split sooner
+    cdef uint64_t key = _key(net, 0)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            fm_add_noise_f(x + i0, i1 - i0, i0, net.input_noise, key)
+        else:
+            fm_add_noise_d(x + i0, i1 - i0, i0, net.input_noise, key)
+
+
 cdef enum:
     SPLIT_BLOCK = 64        # rows (or columns) of C per block of a split GEMM
     SPLIT_MIN_FLOPS = 1000000
@@ -301,12 +498,14 @@ cdef void _gemm(const Net *net, char transa, char transb,
 # The network ---------------------------------------------------------------
 
 cdef void _forward(const Net *net, const floating *theta, const floating *x,
-                   intp rows, floating *work, bint train) noexcept nogil:
+                   intp rows, floating *work, double *dwork, bint train,
+                   bint logits) noexcept nogil:
     """Activations of every layer for `rows` inputs x, into the workspace.
 
-    In training the output layer is left as logits (bias added): the loss
-    kernel turns them into the delta.  Otherwise the output activation is
-    applied.
+    `train`: batch statistics for BN, dropout on.  Otherwise BN uses the
+    running statistics and dropout is off.  With `logits` the output layer
+    is left as logits (bias added), which the loss kernel turns into the
+    delta; otherwise the output activation is applied.
     """
     cdef intp l, L = net.n_layers, n_in, n_out
     cdef const floating *a_in = x
@@ -318,9 +517,16 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
               theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
         if l < L - 1:
-            _bias_act(net, z, theta + net.b_off[l], rows, n_out,
-                      net.act[l], net.act_param[l])
-        elif train:
+            if net.bn and train:
+                _bn_forward_train(net, l, z, rows, theta, work, dwork)
+            elif net.bn:
+                _bn_forward_eval(net, l, z, rows, theta, work)
+            else:
+                _bias_act(net, z, theta + net.b_off[l], rows, n_out,
+                          net.act[l], net.act_param[l])
+            if train and net.dropout != NULL and net.dropout[l] > 0:
+                _dropout(net, l, z, rows * n_out)
+        elif logits:
             _bias_act(net, z, theta + net.b_off[l], rows, n_out,
                       FM_ACT_IDENTITY, 0.0)
         else:
@@ -351,7 +557,7 @@ cdef double _forward_backward(
     cdef double *acc = dwork
     cdef double *partial = dwork + _max_width(net)
 
-    _forward(net, theta, x, rows, work, True)
+    _forward(net, theta, x, rows, work, dwork, True, True)
     D = work + _act_offset(net, L - 1)
     loss = _loss_delta(net, D, y, sw, rows, scale, partial)
     if not isfinite(loss):
@@ -372,15 +578,22 @@ cdef double _forward_backward(
         # dW = A_prev^T @ delta
         _gemm(net, c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
               D, n_out, beta, grad + net.w_off[l], n_out)
-        _bias_grad(net, D, rows, n_out, grad + net.b_off[l], not first, acc)
+        if not (net.bn and l < L - 1):
+            # (with BN, the hidden layer's shift beta got its gradient above)
+            _bias_grad(net, D, rows, n_out, grad + net.b_off[l], not first, acc)
         if l > 0:
             # delta_prev = (delta @ W^T) * act'(A_prev), written over A_prev,
             # which the rest of the backward pass no longer needs.
             _gemm(net, c'N', c'T', rows, n_in, n_out, <floating>1.0, D, n_out,
                   theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
             D = work + _act_offset(net, l - 1)
-            _act_backward(net, D, scratch, rows * n_in, net.act[l - 1],
-                          net.act_param[l - 1])
+            if net.dropout != NULL and net.dropout[l - 1] > 0:
+                _dropout_act_backward(net, l - 1, D, scratch, rows * n_in)
+            else:
+                _act_backward(net, D, scratch, rows * n_in, net.act[l - 1],
+                              net.act_param[l - 1])
+            if net.bn:
+                _bn_backward(net, l - 1, D, rows, theta, grad, work, dwork)
     if first:
         sumsq[0] = ss
     return loss
@@ -468,9 +681,31 @@ cdef void _optimizer_step(const Net *net, const OptParams *opt,
 
 cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
                    const intp[::1] b_off, const int[::1] act,
-                   const double[::1] act_param, int out, intp capacity,
-                   int n_threads, bint split_gemm=False):
+                   const double[::1] act_param, int out,
+                   const intp[::1] g_off, const double[::1] dropout,
+                   const double[::1] running, Reg reg, intp capacity,
+                   int n_threads, bint split_gemm, bint update_stats) except *:
     cdef Net net
+    cdef intp l, hidden = 0
+    for l in range(1, sizes.shape[0] - 1):
+        hidden += sizes[l]
+    net.bn = reg.bn != 0 and hidden > 0
+    if net.bn and (g_off.shape[0] != sizes.shape[0] - 2
+                   or running.shape[0] != 2 * hidden):
+        raise ValueError("batch norm needs gamma offsets and running statistics")
+    if dropout.shape[0] not in (0, sizes.shape[0] - 2):
+        raise ValueError("one dropout rate per hidden layer")
+    net.bn_momentum = reg.bn_momentum
+    net.bn_eps = reg.bn_eps
+    net.update_stats = update_stats
+    net.g_off = &g_off[0] if net.bn else NULL
+    # written only in training, where the caller owns a writable copy
+    net.running = <double *>&running[0] if net.bn else NULL
+    net.dropout = &dropout[0] if dropout.shape[0] > 0 else NULL
+    net.input_noise = reg.input_noise
+    net.seed = <uint64_t>reg.seed
+    net.epoch = <uint64_t>reg.epoch
+    net.batch = 0
     net.n_layers = sizes.shape[0] - 1
     net.sizes = &sizes[0]
     net.w_off = &w_off[0]
@@ -499,10 +734,15 @@ def train_epoch(
     const double[::1] lr_steps,          # IN  rate of each step, or empty: opt.lr
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
+    const intp[::1] g_off, const double[::1] dropout, const double[::1] running,
+    Reg reg,
     floating[::1] work, double[::1] dwork, int n_threads,
     bint split_gemm=False,
 ):
     """Run one epoch of minibatch training without the GIL.
+
+    With batch norm a minibatch of one sample (possible only as the last of
+    an epoch) is skipped: its statistics are undefined.
 
     Returns ``(loss_sum, t, n_batches, failed_batch)``: ``loss_sum`` is the
     sum over batches of the batch objective times the batch length
@@ -513,8 +753,9 @@ def train_epoch(
     cdef intp n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
     cdef intp n_params = theta.shape[0]
     cdef intp start, rows, i, b = 0
-    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
-                             batch_size, n_threads, split_gemm)
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out, g_off,
+                             dropout, running, reg, batch_size, n_threads,
+                             split_gemm, True)
     cdef bint shuffled = order.shape[0] > 0
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint has_rates = lr_steps.shape[0] > 0
@@ -540,6 +781,11 @@ def train_epoch(
         start = 0
         while start < n:
             rows = min(batch_size, n - start)
+            net.batch = b
+            if net.bn and rows < 2:
+                start += rows
+                b += 1
+                continue
             if shuffled:
                 _gather(&net, xb, &X[0, 0], &order[start], rows, n_in)
                 _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
@@ -548,6 +794,11 @@ def train_epoch(
             else:
                 x = &X[start, 0]
                 y = &Y[start, 0]
+            if net.input_noise > 0:
+                if not shuffled:
+                    memcpy(xb, x, rows * n_in * sizeof(floating))
+                    x = xb
+                _add_noise(&net, xb, rows * n_in)
             sw = NULL
             sw_sum = <double>rows
             if weighted:
@@ -584,18 +835,28 @@ def loss_and_grad(
     double alpha, double loss_scale,
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
+    const intp[::1] g_off, const double[::1] dropout, const double[::1] running,
+    Reg reg,
     intp capacity, floating[::1] work, double[::1] dwork, int n_threads,
-    bint split_gemm=False,
+    bint split_gemm=False, bint update_stats=False,
 ):
     """Full-batch objective and its gradient (into ``grad``), without the GIL.
 
     The objective is ``(loss_scale * sum_i sw_i l_i + alpha/2 ||W||^2) /
     sum_i sw_i``, scikit-learn's loss; rows are processed in chunks of
-    ``capacity`` and their gradients summed.
+    ``capacity`` and their gradients summed.  Training mode: BN uses the
+    statistics of the whole batch (so ``capacity`` must hold all rows) and
+    updates the running ones only with ``update_stats``; dropout and input
+    noise are off (they would make the objective random).
     """
     cdef intp n = X.shape[0], start, rows, i
-    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
-                             capacity, n_threads, split_gemm)
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out, g_off,
+                             dropout, running, reg, capacity, n_threads,
+                             split_gemm, update_stats)
+    net.dropout = NULL
+    net.input_noise = 0.0
+    if net.bn and capacity < n:
+        raise ValueError("with batch norm the whole batch must fit the workspace")
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef double sw_total = <double>n, loss = 0.0, sumsq = 0.0
     if weighted:
@@ -619,6 +880,8 @@ def forward(
     floating[:, ::1] out_arr,            # OUT (n_samples, n_outputs)
     const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
     const int[::1] act, const double[::1] act_param, int out,
+    const intp[::1] g_off, const double[::1] dropout, const double[::1] running,
+    Reg reg,
     intp capacity, floating[::1] work, int n_threads, bint logits=False,
 ):
     """Predicted outputs, without the GIL.
@@ -627,14 +890,16 @@ def forward(
     log-probabilities computed stably from them), else its activations.
     """
     cdef intp n = X.shape[0], n_out = out_arr.shape[1], start, rows, i, j
-    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out,
-                             capacity, n_threads)
+    cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out, g_off,
+                             dropout, running, reg, capacity, n_threads,
+                             False, False)
     cdef floating *res = &work[0] + _act_offset(&net, net.n_layers - 1)
     with nogil:
         start = 0
         while start < n:
             rows = min(capacity, n - start)
-            _forward(&net, &theta[0], &X[start, 0], rows, &work[0], logits)
+            _forward(&net, &theta[0], &X[start, 0], rows, &work[0], NULL,
+                     False, logits)
             for i in range(rows):
                 for j in range(n_out):
                     out_arr[start + i, j] = res[i * n_out + j]

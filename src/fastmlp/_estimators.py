@@ -102,6 +102,11 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         "lr_schedule_params": [None, dict],
         "rho": [None, Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_norm": ["boolean"],
+        "bn_momentum": [Interval(Real, 0, 1, closed="right")],
+        "bn_eps": [Interval(Real, 0, None, closed="neither")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -163,6 +168,11 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         lr_schedule_params,
         rho,
         weight_decay,
+        batch_norm,
+        bn_momentum,
+        bn_eps,
+        dropout,
+        input_noise,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -194,6 +204,11 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.lr_schedule_params = lr_schedule_params
         self.rho = rho
         self.weight_decay = weight_decay
+        self.batch_norm = batch_norm
+        self.bn_momentum = bn_momentum
+        self.bn_eps = bn_eps
+        self.dropout = dropout
+        self.input_noise = input_noise
 
     # Subclass hooks -----------------------------------------------------------
 
@@ -213,8 +228,24 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _set_theta(self, theta):
         self._theta = theta
-        self.coefs_ = self._network.coefs(theta)
-        self.intercepts_ = self._network.intercepts(theta)
+        net = self._network
+        self.coefs_ = net.coefs(theta)
+        self.intercepts_ = net.intercepts(theta)
+        if net.batch_norm:
+            self.bn_gamma_ = net.bn_gammas(theta)
+            self.bn_running_mean_, self.bn_running_var_ = net.running_views()
+        else:
+            for attr in ("bn_gamma_", "bn_running_mean_", "bn_running_var_"):
+                self.__dict__.pop(attr, None)
+
+    def _pack(self, network):
+        """theta from coefs_, intercepts_ (and bn_gamma_), possibly set by
+        the user."""
+        gammas = getattr(self, "bn_gamma_", None) if network.batch_norm else None
+        if network.batch_norm and gammas is None:
+            raise ValueError("batch_norm differs from the fitted model's; refit "
+                             "from scratch (warm_start=False).")
+        return network.pack(self.coefs_, self.intercepts_, gammas)
 
     def __getstate__(self):
         # A copy: object.__getstate__ returns the instance's own __dict__.
@@ -222,9 +253,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if "_theta" in state:
             # coefs_ and intercepts_ are views of _theta (or arrays a user put
             # there for warm_start): store them once, in theta.
-            state["_theta"] = self._network.pack(self.coefs_, self.intercepts_)
-            state.pop("coefs_", None)
-            state.pop("intercepts_", None)
+            state["_theta"] = self._pack(self._network)
+            for attr in ("coefs_", "intercepts_", "bn_gamma_", "bn_running_mean_",
+                         "bn_running_var_"):
+                state.pop(attr, None)
         return state
 
     def __setstate__(self, state):
@@ -233,6 +265,18 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             self._set_theta(self._theta)
 
     # Fitting ------------------------------------------------------------------
+
+    def _dropout_rates(self, n_hidden):
+        """Dropout rate of each hidden layer, validated."""
+        rates = np.atleast_1d(np.asarray(self.dropout, dtype=np.float64))
+        if rates.ndim != 1 or (rates.size != 1 and rates.size != n_hidden):
+            raise ValueError(
+                f"dropout must be one rate or one per hidden layer ({n_hidden}); "
+                f"got {self.dropout!r}."
+            )
+        if np.any(~np.isfinite(rates)) or np.any(rates < 0) or np.any(rates >= 1):
+            raise ValueError(f"dropout rates must be in [0, 1); got {self.dropout!r}.")
+        return np.broadcast_to(rates, (n_hidden,)).copy()
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -288,7 +332,22 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             )
         layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
         out_activation, loss = self._output_layer(Y)
-        network = Network(layer_sizes, self.activation, out_activation, loss, dtype)
+        dropout = self._dropout_rates(len(hidden))
+        if self.batch_norm and self.solver in _STOCHASTIC_SOLVERS and (
+            self.batch_size != "auto" and self.batch_size < 2 or X.shape[0] < 2
+        ):
+            raise ValueError(
+                "batch_norm needs minibatches of at least 2 samples: expected "
+                "more than 1 value per feature when training (batch_size="
+                f"{self.batch_size}, n_samples={X.shape[0]})."
+            )
+        needs_seed = np.any(dropout > 0) or self.input_noise > 0
+        network = Network(
+            layer_sizes, self.activation, out_activation, loss, dtype,
+            batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,
+            bn_eps=self.bn_eps, dropout=dropout if np.any(dropout > 0) else None,
+            input_noise=self.input_noise,
+        )
         if first_pass:
             theta = None
         else:
@@ -297,14 +356,21 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                     f"y has {Y.shape[1]} outputs; the model was fitted with "
                     f"{self.n_outputs_}."
                 )
-            # Continue from coefs_/intercepts_, which the user may have set.
-            theta = network.pack(self.coefs_, self.intercepts_)
+            # Continue from coefs_/intercepts_, which the user may have set,
+            # and from BN's running statistics.
+            theta = self._pack(network)
+            if network.batch_norm:
+                network.running = np.array(self._network.running)
 
         self._random_state = check_random_state(self.random_state)
         self._network = network
         if first_pass:
             self._initialize(Y, layer_sizes, out_activation)
             theta = network.init_params(self._random_state, self.weight_init)
+        if needs_seed:
+            # Drawn only when needed, so that without dropout or noise the
+            # random stream (shuffles) stays scikit-learn's.
+            network.seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         self._set_theta(theta)
 
         engine_threads, n_blas, split = training_plan(
@@ -324,7 +390,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(layer_sizes)
         self.out_activation_ = out_activation
-        for attr in ("_opt_state", "_best_theta"):
+        for attr in ("_opt_state", "_best_theta", "_best_running"):
             if hasattr(self, attr):
                 delattr(self, attr)
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -363,6 +429,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             self._opt_t = 0
             self._schedule_epoch = 0
             self.learning_rate_curve_ = []
+        if not self._opt_state.flags.writeable:  # e.g. unpickled from a memmap
+            self._opt_state = self._opt_state.copy()
         for attr in ("loss_curve_",):
             if not hasattr(self, attr):
                 setattr(self, attr, [])
@@ -406,7 +474,6 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         sw = net._weights(sample_weight)
         grad = np.empty(n_params, dtype=net.dtype)
         work, dwork = net.workspace(batch_size)
-        args = net._args()
         theta = self._theta
         last_finite = np.empty_like(theta)
 
@@ -419,6 +486,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 else:
                     order = no_order
                 last_finite[...] = theta
+                last_running = net.running.copy()
                 opt = self._opt_params()
                 if self.learning_rate in SCHEDULE_DEFAULTS:
                     rates = epoch_rates(
@@ -433,8 +501,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 tic = time.perf_counter()
                 total, t, _, failed = _engine.train_epoch(
                     X, Y, sw, order, batch_size, theta, grad, self._opt_state,
-                    self._opt_t, opt, rates, *args, work, dwork, n_threads,
-                    split,
+                    self._opt_t, opt, rates, *net._args(self._schedule_epoch),
+                    work, dwork, n_threads, split,
                 )
                 elapsed = time.perf_counter() - tic
                 if failed < 0 and not np.isfinite(theta).all():
@@ -442,6 +510,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                     failed = n_batches - 1
                 if failed >= 0:
                     theta[...] = last_finite
+                    net.running[...] = last_running
                     # The optimiser state may hold non-finite values too.
                     self._opt_state[...] = 0
                     self._opt_t = 0
@@ -502,7 +571,9 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             warnings.warn("Training interrupted by user.")
 
         if early_stopping and getattr(self, "_best_theta", None) is not None:
+            # the best validation weights, and BN's statistics of that epoch
             theta[...] = self._best_theta
+            net.running[...] = self._best_running
 
     def _opt_params(self):
         rho = self.rho if self.rho is not None else _DEFAULT_RHO.get(self.solver, 0.9)
@@ -561,6 +632,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             if val_score > self.best_validation_score_:
                 self.best_validation_score_ = val_score
                 self._best_theta = self._theta.copy()
+                self._best_running = self._network.running.copy()
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -571,7 +643,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _fit_lbfgs(self, X, Y, sample_weight, n_threads, split):
         net = self._network
-        capacity = max(1, min(X.shape[0], 4096))
+        capacity = X.shape[0] if net.batch_norm else max(1, min(X.shape[0], 4096))
         workspace = net.workspace(capacity)
         theta = np.empty(net.n_params, dtype=net.dtype)
         grad = np.empty(net.n_params, dtype=net.dtype)
@@ -606,6 +678,14 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = float(opt_res.fun)
         self._theta[...] = opt_res.x
+        if net.batch_norm:
+            # Full-batch training: the running statistics are the statistics
+            # of the whole training set (a momentum of 1 takes them as they are).
+            momentum, net.bn_momentum = net.bn_momentum, 1.0
+            net.loss_and_grad(self._theta, X, Y, sample_weight, self.alpha,
+                              grad=grad, n_threads=n_threads, split_gemm=split,
+                              update_stats=True)
+            net.bn_momentum = momentum
 
     # Prediction ---------------------------------------------------------------
 
@@ -621,7 +701,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             b.base is not theta for b in self.intercepts_
         ):
             # The user replaced coefs_/intercepts_: predict with theirs.
-            theta = self._network.pack(self.coefs_, self.intercepts_)
+            theta = self._pack(self._network)
         # BLAS's own pool parallelises prediction's GEMMs; the engine's
         # elementwise loops stay on one thread so that the two pools never
         # compete (threadpoolctl cannot be switched per call: not thread-safe).
@@ -957,6 +1037,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        batch_norm=False,
+        bn_momentum=0.1,
+        bn_eps=1e-5,
+        dropout=0.0,
+        input_noise=0.0,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -989,6 +1074,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            batch_norm=batch_norm,
+            bn_momentum=bn_momentum,
+            bn_eps=bn_eps,
+            dropout=dropout,
+            input_noise=input_noise,
         )
 
     def _validate_input(self, X, y, incremental, reset, dtype):
@@ -1372,6 +1462,11 @@ n_layers_, n_outputs_
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        batch_norm=False,
+        bn_momentum=0.1,
+        bn_eps=1e-5,
+        dropout=0.0,
+        input_noise=0.0,
         out_activation=None,
     ):
         super().__init__(
@@ -1405,6 +1500,11 @@ n_layers_, n_outputs_
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            batch_norm=batch_norm,
+            bn_momentum=bn_momentum,
+            bn_eps=bn_eps,
+            dropout=dropout,
+            input_noise=input_noise,
         )
         self.out_activation = out_activation
 

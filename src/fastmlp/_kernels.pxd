@@ -1,6 +1,8 @@
 # Declarations of the C kernels in csrc/kernels.h. All calls to them go
 # through this file.
 
+from libc.stdint cimport uint64_t
+
 cdef extern from "kernels.h" nogil:
     enum:
         FM_ACT_IDENTITY
@@ -43,3 +45,18 @@ cdef extern from "kernels.h" nogil:
     void fm_rmsprop_step_d(double *theta, const double *grad, double *E, double *buf, double *gavg, Py_ssize_t n, double lr, double rho, double eps, double momentum)
     void fm_adadelta_step_f(float *theta, const float *grad, float *Eg, float *Edx, Py_ssize_t n, double lr, double rho, double eps)
     void fm_adadelta_step_d(double *theta, const double *grad, double *Eg, double *Edx, Py_ssize_t n, double lr, double rho, double eps)
+    uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
+    void fm_bn_stats_f(const float *z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, double *mean, double *var)
+    void fm_bn_stats_d(const double *z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, double *mean, double *var)
+    void fm_bn_normalize_act_f(float *z, float *xhat, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, const double *mean, const double *inv_std, const float *gamma, const float *beta, int act, double param)
+    void fm_bn_normalize_act_d(double *z, double *xhat, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, const double *mean, const double *inv_std, const double *gamma, const double *beta, int act, double param)
+    void fm_bn_backward_f(float *dy, const float *xhat, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, const double *inv_std, const float *gamma, float *dgamma, float *dbeta)
+    void fm_bn_backward_d(double *dy, const double *xhat, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, const double *inv_std, const double *gamma, double *dgamma, double *dbeta)
+    void fm_scale_shift_act_f(float *z, const float *scale, const float *shift, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
+    void fm_scale_shift_act_d(double *z, const double *scale, const double *shift, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
+    void fm_dropout_f(float *a, Py_ssize_t n, uint64_t first, double p, uint64_t key)
+    void fm_dropout_d(double *a, Py_ssize_t n, uint64_t first, double p, uint64_t key)
+    void fm_dropout_act_backward_f(float *a, const float *g, Py_ssize_t n, uint64_t first, double p, uint64_t key, int act, double param)
+    void fm_dropout_act_backward_d(double *a, const double *g, Py_ssize_t n, uint64_t first, double p, uint64_t key, int act, double param)
+    void fm_add_noise_f(float *x, Py_ssize_t n, uint64_t first, double std, uint64_t key)
+    void fm_add_noise_d(double *x, Py_ssize_t n, uint64_t first, double std, uint64_t key)

@@ -2,9 +2,12 @@
 flat parameter layout, initialisation, and thin calls into the engine.
 
 All parameters live in one vector ``theta``: first the weight matrices of
-every layer (row-major, ``(n_in, n_out)`` each), then the bias vectors.  The
+every layer (row-major, ``(n_in, n_out)`` each), then the bias vectors, then
+(with batch normalisation) the scales gamma of the hidden layers.  The
 weights therefore form one contiguous prefix ``theta[:n_weights]``, which is
-what L2 penalties touch.  ``coefs_[l]`` and ``intercepts_[l]`` are views.
+what L2 penalties touch.  With batch normalisation a hidden layer's bias
+slot holds BN's shift beta, which replaces the bias.  ``coefs_[l]`` and
+``intercepts_[l]`` are views.
 """
 
 import numpy as np
@@ -84,10 +87,21 @@ class Network:
         float32 or float64: the dtype of theta, data and workspace.
     activation_param : float, optional
         Negative slope of leaky ReLU or alpha of ELU.
+    batch_norm : bool
+        Batch normalisation of every hidden layer's pre-activations.
+    bn_momentum, bn_eps : float
+        BN's running-statistics momentum (weight of the new batch) and eps.
+    dropout : sequence of float, optional
+        Dropout rate of each hidden layer.
+    input_noise : float
+        Standard deviation of the Gaussian noise added to training inputs.
+    seed : int
+        Key of the engine's counter-based random numbers.
     """
 
     def __init__(self, layer_sizes, activation, out_activation, loss, dtype,
-                 activation_param=None):
+                 activation_param=None, batch_norm=False, bn_momentum=0.1,
+                 bn_eps=1e-5, dropout=None, input_noise=0.0, seed=0):
         self.sizes = np.asarray(layer_sizes, dtype=np.intp)
         if self.sizes.ndim != 1 or len(self.sizes) < 2 or np.any(self.sizes < 1):
             raise ValueError(f"invalid layer sizes {list(layer_sizes)}")
@@ -114,6 +128,23 @@ class Network:
         self.b_off = (self.n_weights + np.concatenate(
             [[0], np.cumsum(fan_out)[:-1]])).astype(np.intp)
         self.n_params = self.n_weights + int(fan_out.sum())
+        hidden = self.sizes[1:-1]
+        self.n_hidden_units = int(hidden.sum())
+        self.batch_norm = bool(batch_norm) and n_hidden > 0
+        if self.batch_norm:
+            self.g_off = (self.n_params + np.concatenate(
+                [[0], np.cumsum(hidden)[:-1]])).astype(np.intp)
+            self.n_params += self.n_hidden_units
+        else:
+            self.g_off = np.empty(0, dtype=np.intp)
+        self.bn_momentum = float(bn_momentum)
+        self.bn_eps = float(bn_eps)
+        self.dropout = (np.empty(0) if dropout is None
+                        else np.asarray(dropout, dtype=np.float64))
+        self.input_noise = float(input_noise)
+        self.seed = int(seed)
+        # BN's running means then variances, one per hidden unit (float64)
+        self.running = self.initial_running()
         if max(self.sizes) > _INT_MAX or self.n_params > np.iinfo(np.intp).max // 2:
             raise ValueError("layer too large for 32-bit BLAS")
 
@@ -122,9 +153,23 @@ class Network:
         """Number of weight layers (scikit-learn's ``n_layers_ - 1``)."""
         return len(self.sizes) - 1
 
-    def _args(self):
+    def initial_running(self):
+        """Running statistics before training: means 0, variances 1."""
+        if not self.batch_norm:
+            return np.empty(0)
+        return np.concatenate([np.zeros(self.n_hidden_units),
+                               np.ones(self.n_hidden_units)])
+
+    def reg(self, epoch=0):
+        """Regularisation settings for the engine (its ``Reg``)."""
+        return dict(bn=int(self.batch_norm), bn_momentum=self.bn_momentum,
+                    bn_eps=self.bn_eps, input_noise=self.input_noise,
+                    seed=self.seed, epoch=int(epoch))
+
+    def _args(self, epoch=0):
         return (self.sizes, self.w_off, self.b_off, self.act, self.act_param,
-                self.out_code)
+                self.out_code, self.g_off, self.dropout, self.running,
+                self.reg(epoch))
 
     # Parameters ------------------------------------------------------------
 
@@ -136,12 +181,29 @@ class Network:
         ]
 
     def intercepts(self, theta):
-        """Views of the bias vectors in theta."""
+        """Views of the bias vectors in theta (BN's beta for hidden layers
+        with batch normalisation)."""
         return [theta[o:o + b] for o, b in zip(self.b_off, self.sizes[1:])]
 
-    def pack(self, coefs, intercepts):
-        """A new theta holding the given weights and biases."""
+    def bn_gammas(self, theta):
+        """Views of BN's scales gamma in theta, one per hidden layer."""
+        return [theta[o:o + w] for o, w in zip(self.g_off, self.sizes[1:-1])]
+
+    def running_views(self):
+        """(means, variances): views of the running statistics per hidden layer."""
+        if not self.batch_norm:
+            return [], []
+        h = self.n_hidden_units
+        bounds = np.concatenate([[0], np.cumsum(self.sizes[1:-1])])
+        means = [self.running[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        var = [self.running[h + a:h + b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return means, var
+
+    def pack(self, coefs, intercepts, gammas=None):
+        """A new theta holding the given weights, biases (and BN scales)."""
         theta = np.empty(self.n_params, dtype=self.dtype)
+        for view, g in zip(self.bn_gammas(theta), gammas or []):
+            view[...] = g
         for view, c in zip(self.coefs(theta), coefs):
             if view.shape != np.shape(c):
                 raise ValueError(
@@ -199,6 +261,13 @@ class Network:
                 raise ValueError(
                     f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}"
                 )
+        if self.batch_norm:
+            # BN: gamma = 1, beta = 0 (PyTorch's); the draws above still
+            # happen, so the weights are those of the same random_state.
+            for b in intercepts[:-1]:
+                b[...] = 0
+            for g in self.bn_gammas(theta):
+                g[...] = 1
         return theta
 
     # Engine calls ------------------------------------------------------------
@@ -211,7 +280,7 @@ class Network:
 
     def loss_and_grad(self, theta, X, Y, sample_weight=None, alpha=0.0,
                       grad=None, capacity=None, n_threads=1, workspace=None,
-                      split_gemm=False):
+                      split_gemm=False, update_stats=False):
         """Full-batch objective and gradient (scikit-learn's loss).
 
         Returns ``(loss, grad)``; X, Y, theta must have this network's dtype
@@ -221,12 +290,15 @@ class Network:
             grad = np.empty_like(theta)
         if capacity is None:
             capacity = max(1, min(X.shape[0], 4096))
+        if self.batch_norm:
+            capacity = max(1, X.shape[0])  # BN: statistics of the whole batch
         if workspace is None:
             workspace = self.workspace(capacity)
         sw = self._weights(sample_weight)
         loss = _engine.loss_and_grad(
             X, Y, sw, theta, grad, float(alpha), self.loss_scale, *self._args(),
-            capacity, workspace[0], workspace[1], n_threads, split_gemm)
+            capacity, workspace[0], workspace[1], n_threads, split_gemm,
+            update_stats)
         return loss, grad
 
     def forward(self, theta, X, n_threads=1, capacity=None, logits=False):
