@@ -269,3 +269,69 @@ def cyclic_lr(base, max_lr, it, step_size_up, step_size_down=None,
     else:
         fn = gamma**it
     return base + (max_lr - base) * scale * fn
+
+
+# --- batch normalisation (Ioffe & Szegedy 2015, Alg. 1; REFERENCE.md c4) -----
+
+
+def bn_train(z, gamma, beta, eps=1e-5):
+    """Training forward: batch mean, biased variance, x-hat, gamma x-hat + beta."""
+    mu = z.mean(axis=0)
+    var = ((z - mu) ** 2).mean(axis=0)
+    xhat = (z - mu) / np.sqrt(var + eps)
+    return gamma * xhat + beta, xhat, mu, var
+
+
+def bn_eval(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * (z - running_mean) / np.sqrt(running_var + eps) + beta
+
+
+def bn_running_update(running_mean, running_var, mu, var, m, momentum=0.1):
+    """PyTorch: the new batch weighted by momentum; the unbiased variance."""
+    return ((1 - momentum) * running_mean + momentum * mu,
+            (1 - momentum) * running_var + momentum * var * m / (m - 1))
+
+
+def bn_backward(dy, xhat, gamma, var, eps=1e-5):
+    """The paper's backward pass: dbeta, dgamma, dx."""
+    m = dy.shape[0]
+    dbeta = dy.sum(axis=0)
+    dgamma = (dy * xhat).sum(axis=0)
+    dx = gamma / (m * np.sqrt(var + eps)) * (m * dy - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def forward_bn(coefs, intercepts, gammas, X, act, out, eps=1e-5, running=None):
+    """Forward pass with BN on every hidden layer (bias slots hold beta);
+    training statistics, or `running` = (means, vars) lists for inference."""
+    A, cache = X, []
+    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+        z = A @ W
+        if l == len(coefs) - 1:
+            return output(out, z + b), z + b, cache
+        if running is None:
+            y, xhat, mu, var = bn_train(z, gammas[l], b, eps)
+        else:
+            y = bn_eval(z, gammas[l], b, running[0][l], running[1][l], eps)
+            xhat, mu, var = None, None, None
+        cache.append((A, z, y, xhat, mu, var))
+        A = activation(act, y)
+
+
+def backward_bn(coefs, intercepts, gammas, X, Y, act, out, loss, alpha=0.0, eps=1e-5):
+    """Gradient of the objective through BN: (dW, db/dbeta, dgamma)."""
+    n = X.shape[0]
+    _, zL, cache = forward_bn(coefs, intercepts, gammas, X, act, out, eps)
+    delta = output_delta(out, loss, zL, Y) / n
+    gW, gb, gg = [None] * len(coefs), [None] * len(coefs), [None] * len(gammas)
+    L = len(coefs)
+    for l in range(L - 1, -1, -1):
+        A_in = activation(act, cache[l - 1][2]) if l > 0 else X
+        gW[l] = A_in.T @ delta + alpha * coefs[l] / n
+        if l == L - 1:
+            gb[l] = delta.sum(axis=0)
+        if l > 0:
+            _, z, y, xhat, mu, var = cache[l - 1]
+            dy = (delta @ coefs[l].T) * activation_derivative(act, y)
+            delta, gg[l - 1], gb[l - 1] = bn_backward(dy, xhat, gammas[l - 1], var, eps)
+    return gW, gb, gg

@@ -954,3 +954,26 @@ def parallel_copy(floating[::1] dst, const floating[::1] src, int n_threads=1):
             i1 = min(i0 + share, n)
             if i1 > i0:
                 memcpy(&dst[i0], &src[i0], (i1 - i0) * sizeof(floating))
+
+
+def random_fill(floating[::1] a, double p, double noise_std,
+                unsigned long long seed, long long epoch, long long batch,
+                long long stream):
+    """Apply the engine's dropout (rate p) and then its Gaussian noise
+    (std noise_std) to ``a`` in place, with the random numbers of
+    (seed, epoch, batch, stream) that training would draw.  For tests."""
+    cdef intp n = a.shape[0]
+    cdef uint64_t key = fm_batch_key(seed, epoch, batch, stream)
+    if n == 0:
+        return
+    with nogil:
+        if p > 0:
+            if floating is float:
+                fm_dropout_f(&a[0], n, 0, p, key)
+            else:
+                fm_dropout_d(&a[0], n, 0, p, key)
+        if noise_std > 0:
+            if floating is float:
+                fm_add_noise_f(&a[0], n, 0, noise_std, key)
+            else:
+                fm_add_noise_d(&a[0], n, 0, noise_std, key)
