@@ -480,52 +480,92 @@ FM_KERNEL void fm_scale_shift_act_##S(T *z, const T *scale, const T *shift,  \
 }                                                                             \
                                                                               \
 /* Inverted dropout of n elements numbered first, first + 1, ...: each is   \
- * kept with probability 1 - p (then scaled by 1 / (1 - p)) or zeroed. */    \
-FM_KERNEL void fm_dropout_##S(T *a, ptrdiff_t n, uint64_t first, double p,   \
-                              uint64_t key)                                   \
+ * kept with probability 1 - p and scaled by 1 / (1 - p), or zeroed; the    \
+ * factor (0 or 1 / (1 - p)) is kept in mask for the backward pass. */       \
+FM_KERNEL void fm_dropout_##S(T *a, T *mask, ptrdiff_t n, uint32_t first,    \
+                              double p, uint64_t key)                         \
 {                                                                             \
     const uint32_t thr = (uint32_t)(p * 4294967296.0);                        \
     const T keep = (T)(1.0 / (1.0 - p));                                      \
+    _Pragma("omp simd")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        uint32_t r = fm_random_bits(key, first + (uint64_t)i);                \
-        a[i] = r >= thr ? a[i] * keep : (T)0;                                 \
+        uint32_t r = fm_random_bits(key, first + (uint32_t)i);                \
+        T m = r >= thr ? keep : (T)0;                                         \
+        mask[i] = m;                                                          \
+        a[i] *= m;                                                            \
     }                                                                         \
 }                                                                             \
                                                                               \
-/* Backward of act followed by dropout: the same masks, drawn again from    \
- * their counters; a holds the dropped-out activation, g dL/d(output).      \
- * Kept units: a = h / (1 - p) with h = act(z), so act'(z) is written in     \
- * terms of h = a (1 - p). */                                                \
-FM_KERNEL void fm_dropout_act_backward_##S(T *a, const T *g, ptrdiff_t n,    \
-                                           uint64_t first, double p,         \
-                                           uint64_t key, int act,            \
+/* Backward of act followed by dropout: a holds the dropped-out activation, \
+ * g dL/d(output), mask the forward's factors.  Kept units hold              \
+ * a = h / (1 - p) with h = act(z), so act'(z) is written in terms of        \
+ * h = a (1 - p); dropped units get mask 0, hence a zero gradient. */        \
+FM_KERNEL void fm_dropout_act_backward_##S(T *a, const T *g, const T *mask,  \
+                                           ptrdiff_t n, double p, int act,   \
                                            double param)                     \
 {                                                                             \
-    const uint32_t thr = (uint32_t)(p * 4294967296.0);                        \
-    const T keep = (T)(1.0 / (1.0 - p)), q = (T)(1.0 - p);                    \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        uint32_t r = fm_random_bits(key, first + (uint64_t)i);                \
-        if (r >= thr) {                                                       \
-            T h = a[i] * q, gi = g[i] * keep;                                 \
-            fm_act_backward_##S(&h, &gi, 1, act, param);                      \
-            a[i] = h;                                                         \
-        } else {                                                              \
-            a[i] = (T)0;                                                      \
+    const T q = (T)(1.0 - p), s = (T)param;                                   \
+    switch (act) {                                                            \
+    case FM_ACT_IDENTITY:                                                     \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) a[i] = g[i] * mask[i];              \
+        break;                                                                \
+    case FM_ACT_LOGISTIC:                                                     \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T h = a[i] * q;                                                   \
+            a[i] = g[i] * mask[i] * h * ((T)1 - h);                           \
         }                                                                     \
+        break;                                                                \
+    case FM_ACT_TANH:                                                         \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T h = a[i] * q;                                                   \
+            a[i] = g[i] * mask[i] * ((T)1 - h * h);                           \
+        }                                                                     \
+        break;                                                                \
+    case FM_ACT_RELU:                                                         \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                     \
+            a[i] = a[i] > 0 ? g[i] * mask[i] : (T)0;                          \
+        break;                                                                \
+    case FM_ACT_LEAKY_RELU:                                                   \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                     \
+            a[i] = g[i] * mask[i] * (a[i] > 0 ? (T)1 : s);                    \
+        break;                                                                \
+    case FM_ACT_ELU:                                                          \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T h = a[i] * q;                                                   \
+            a[i] = g[i] * mask[i] * (h > 0 ? (T)1 : h + s);                   \
+        }                                                                     \
+        break;                                                                \
     }                                                                         \
 }                                                                             \
                                                                               \
-/* x += std * N(0, 1), Box-Muller on two counter-based uniforms per pair. */ \
-FM_KERNEL void fm_add_noise_##S(T *x, ptrdiff_t n, uint64_t first, double std, \
+/* x += std * N(0, 1): Box-Muller, both of its outputs, on two             \
+ * counter-based uniforms per pair of elements (pair k uses counters 2k and \
+ * 2k + 1 of the stream, whatever the block it falls in). */                 \
+FM_KERNEL void fm_add_noise_##S(T *x, ptrdiff_t n, uint32_t first, double std, \
                                 uint64_t key)                                 \
 {                                                                             \
     const double two_pi = 6.283185307179586, u32 = 1.0 / 4294967296.0;       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        uint64_t c = 2 * (first + (uint64_t)i);                               \
+        uint32_t e = first + (uint32_t)i, pair = e & ~1U;                     \
         /* u1 in (0, 1]: log never sees 0 */                                  \
-        double u1 = ((double)fm_random_bits(key, c) + 1.0) * u32;             \
-        double u2 = (double)fm_random_bits(key, c + 1) * u32;                 \
-        x[i] += (T)(std * sqrt(-2.0 * log(u1)) * cos(two_pi * u2));           \
+        double u1 = ((double)fm_random_bits(key, pair) + 1.0) * u32;          \
+        double u2 = (double)fm_random_bits(key, pair + 1) * u32;              \
+        double r = std * sqrt(-2.0 * log(u1)), c = cos(two_pi * u2);          \
+        if (e & 1U) {                                                         \
+            x[i] += (T)(r * (u2 < 0.5 ? 1.0 : -1.0) * sqrt(1.0 - c * c));     \
+        } else {                                                              \
+            x[i] += (T)(r * c);                                               \
+            if (i + 1 < n) {                                                  \
+                x[i + 1] += (T)(r * (u2 < 0.5 ? 1.0 : -1.0) * sqrt(1.0 - c * c)); \
+                i++;                                                          \
+            }                                                                 \
+        }                                                                     \
     }                                                                         \
 }
 

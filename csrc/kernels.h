@@ -47,11 +47,11 @@ static inline uint32_t fm_mix32(uint32_t x)
     return x;
 }
 
-static inline uint32_t fm_random_bits(uint64_t key, uint64_t index)
+/* 32 random bits for element `index` (< 2^32) of the stream keyed by key:
+ * 32-bit arithmetic only, so that loops over index vectorise. */
+static inline uint32_t fm_random_bits(uint64_t key, uint32_t index)
 {
-    uint32_t lo = (uint32_t)key, hi = (uint32_t)(key >> 32);
-    uint32_t x = fm_mix32((uint32_t)index ^ lo) + (uint32_t)(index >> 32);
-    return fm_mix32(x ^ hi) ;
+    return fm_mix32(fm_mix32(index ^ (uint32_t)key) ^ (uint32_t)(key >> 32));
 }
 
 uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream);
@@ -100,12 +100,12 @@ uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t st
     void fm_scale_shift_act_##S(T *z, const T *scale, const T *shift,         \
                                 ptrdiff_t rows, ptrdiff_t cols, int act,      \
                                 double param);                                \
-    void fm_dropout_##S(T *a, ptrdiff_t n, uint64_t first, double p,          \
+    void fm_dropout_##S(T *a, T *mask, ptrdiff_t n, uint32_t first, double p, \
                         uint64_t key);                                        \
-    void fm_dropout_act_backward_##S(T *a, const T *g, ptrdiff_t n,          \
-                                     uint64_t first, double p, uint64_t key,  \
-                                     int act, double param);                  \
-    void fm_add_noise_##S(T *x, ptrdiff_t n, uint64_t first, double std,      \
+    void fm_dropout_act_backward_##S(T *a, const T *g, const T *mask,         \
+                                     ptrdiff_t n, double p, int act,          \
+                                     double param);                           \
+    void fm_add_noise_##S(T *x, ptrdiff_t n, uint32_t first, double std,      \
                           uint64_t key);
 
 FM_DECLARE(float, f)

@@ -24,7 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 
 from ._blas cimport gemm_rm
 from ._kernels cimport *
@@ -156,8 +156,14 @@ cdef inline intp _xhat_offset(const Net *net, intp layer) noexcept nogil:
             + net.capacity * _hidden_offset(net, layer))
 
 
+cdef inline intp _mask_offset(const Net *net, intp layer) noexcept nogil:
+    """Offset of the dropout factors of hidden layer `layer`."""
+    return (_xhat_offset(net, net.n_layers - 1)
+            + net.capacity * _hidden_offset(net, layer))
+
+
 cdef inline intp _scale_shift_offset(const Net *net) noexcept nogil:
-    return _xhat_offset(net, net.n_layers - 1)
+    return _mask_offset(net, net.n_layers - 1)
 
 
 def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
@@ -172,10 +178,10 @@ def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
         acts += sizes[l]
         width = max(width, sizes[l])
     cdef intp hidden = acts - sizes[L]
-    # activations, scratch, batch inputs/targets/weights, BN's x-hat for
-    # every hidden layer, and BN's folded scale and shift at inference
+    # activations, scratch, batch inputs/targets/weights, BN's x-hat and the
+    # dropout factors of every hidden layer, BN's folded scale and shift
     n_work = (capacity * (acts + width + sizes[0] + sizes[L] + 1)
-              + capacity * hidden + 2 * width)
+              + 2 * capacity * hidden + 2 * width)
     n_blocks = max((capacity + ROW_BLOCK - 1) // ROW_BLOCK,
                    (n_params + ELEM_BLOCK - 1) // ELEM_BLOCK)
     # column sums, per-block partial sums, BN's batch means and inverse stds
@@ -410,34 +416,39 @@ cdef inline uint64_t _key(const Net *net, uint64_t stream) noexcept nogil:
     return fm_batch_key(net.seed, net.epoch, net.batch, stream)
 
 
-cdef void _dropout(const Net *net, intp l, floating *a, intp n) noexcept nogil:
+cdef void _dropout(const Net *net, intp l, floating *a, floating *work,
+                   intp n) noexcept nogil:
+    """Inverted dropout of hidden layer l's n activations; element i of the
+    batch's matrix draws counter i of the layer's stream."""
     cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     cdef int nt = _threads(net, n)
     cdef uint64_t key = _key(net, l + 1)
     cdef double p = net.dropout[l]
+    cdef floating *mask = work + _mask_offset(net, l)
     for blk in prange(nb, schedule='static', num_threads=nt):
         i0 = blk * ELEM_BLOCK
         i1 = min(i0 + ELEM_BLOCK, n)
         if floating is float:
-            fm_dropout_f(a + i0, i1 - i0, i0, p, key)
+            fm_dropout_f(a + i0, mask + i0, i1 - i0, <uint32_t>i0, p, key)
         else:
-            fm_dropout_d(a + i0, i1 - i0, i0, p, key)
+            fm_dropout_d(a + i0, mask + i0, i1 - i0, <uint32_t>i0, p, key)
 
 
 cdef void _dropout_act_backward(const Net *net, intp l, floating *a,
-                                const floating *g, intp n) noexcept nogil:
+                                const floating *g, const floating *work,
+                                intp n) noexcept nogil:
     cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     cdef int nt = _threads(net, n)
-    cdef uint64_t key = _key(net, l + 1)
     cdef double p = net.dropout[l]
+    cdef const floating *mask = work + _mask_offset(net, l)
     for blk in prange(nb, schedule='static', num_threads=nt):
         i0 = blk * ELEM_BLOCK
         i1 = min(i0 + ELEM_BLOCK, n)
         if floating is float:
-            fm_dropout_act_backward_f(a + i0, g + i0, i1 - i0, i0, p, key,
+            fm_dropout_act_backward_f(a + i0, g + i0, mask + i0, i1 - i0, p,
                                       net.act[l], net.act_param[l])
         else:
-            fm_dropout_act_backward_d(a + i0, g + i0, i1 - i0, i0, p, key,
+            fm_dropout_act_backward_d(a + i0, g + i0, mask + i0, i1 - i0, p,
                                       net.act[l], net.act_param[l])
 
 
@@ -449,9 +460,9 @@ cdef void _add_noise(const Net *net, floating *x, intp n) noexcept nogil:
         i0 = blk * ELEM_BLOCK
         i1 = min(i0 + ELEM_BLOCK, n)
         if floating is float:
-            fm_add_noise_f(x + i0, i1 - i0, i0, net.input_noise, key)
+            fm_add_noise_f(x + i0, i1 - i0, <uint32_t>i0, net.input_noise, key)
         else:
-            fm_add_noise_d(x + i0, i1 - i0, i0, net.input_noise, key)
+            fm_add_noise_d(x + i0, i1 - i0, <uint32_t>i0, net.input_noise, key)
 
 
 cdef enum:
@@ -525,7 +536,7 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
                 _bias_act(net, z, theta + net.b_off[l], rows, n_out,
                           net.act[l], net.act_param[l])
             if train and net.dropout != NULL and net.dropout[l] > 0:
-                _dropout(net, l, z, rows * n_out)
+                _dropout(net, l, z, work, rows * n_out)
         elif logits:
             _bias_act(net, z, theta + net.b_off[l], rows, n_out,
                       FM_ACT_IDENTITY, 0.0)
@@ -588,7 +599,7 @@ cdef double _forward_backward(
                   theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
             D = work + _act_offset(net, l - 1)
             if net.dropout != NULL and net.dropout[l - 1] > 0:
-                _dropout_act_backward(net, l - 1, D, scratch, rows * n_in)
+                _dropout_act_backward(net, l - 1, D, scratch, work, rows * n_in)
             else:
                 _act_backward(net, D, scratch, rows * n_in, net.act[l - 1],
                               net.act_param[l - 1])
@@ -964,14 +975,16 @@ def random_fill(floating[::1] a, double p, double noise_std,
     (seed, epoch, batch, stream) that training would draw.  For tests."""
     cdef intp n = a.shape[0]
     cdef uint64_t key = fm_batch_key(seed, epoch, batch, stream)
+    cdef floating[::1] mask
     if n == 0:
         return
+    mask = np.empty_like(a)
     with nogil:
         if p > 0:
             if floating is float:
-                fm_dropout_f(&a[0], n, 0, p, key)
+                fm_dropout_f(&a[0], &mask[0], n, 0, p, key)
             else:
-                fm_dropout_d(&a[0], n, 0, p, key)
+                fm_dropout_d(&a[0], &mask[0], n, 0, p, key)
         if noise_std > 0:
             if floating is float:
                 fm_add_noise_f(&a[0], n, 0, noise_std, key)

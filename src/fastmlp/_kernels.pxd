@@ -1,7 +1,7 @@
 # Declarations of the C kernels in csrc/kernels.h. All calls to them go
 # through this file.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "kernels.h" nogil:
     enum:
@@ -54,9 +54,9 @@ cdef extern from "kernels.h" nogil:
     void fm_bn_backward_d(double *dy, const double *xhat, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t cols, const double *inv_std, const double *gamma, double *dgamma, double *dbeta)
     void fm_scale_shift_act_f(float *z, const float *scale, const float *shift, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
     void fm_scale_shift_act_d(double *z, const double *scale, const double *shift, Py_ssize_t rows, Py_ssize_t cols, int act, double param)
-    void fm_dropout_f(float *a, Py_ssize_t n, uint64_t first, double p, uint64_t key)
-    void fm_dropout_d(double *a, Py_ssize_t n, uint64_t first, double p, uint64_t key)
-    void fm_dropout_act_backward_f(float *a, const float *g, Py_ssize_t n, uint64_t first, double p, uint64_t key, int act, double param)
-    void fm_dropout_act_backward_d(double *a, const double *g, Py_ssize_t n, uint64_t first, double p, uint64_t key, int act, double param)
-    void fm_add_noise_f(float *x, Py_ssize_t n, uint64_t first, double std, uint64_t key)
-    void fm_add_noise_d(double *x, Py_ssize_t n, uint64_t first, double std, uint64_t key)
+    void fm_dropout_f(float *a, float *mask, Py_ssize_t n, uint32_t first, double p, uint64_t key)
+    void fm_dropout_d(double *a, double *mask, Py_ssize_t n, uint32_t first, double p, uint64_t key)
+    void fm_dropout_act_backward_f(float *a, const float *g, const float *mask, Py_ssize_t n, double p, int act, double param)
+    void fm_dropout_act_backward_d(double *a, const double *g, const double *mask, Py_ssize_t n, double p, int act, double param)
+    void fm_add_noise_f(float *x, Py_ssize_t n, uint32_t first, double std, uint64_t key)
+    void fm_add_noise_d(double *x, Py_ssize_t n, uint32_t first, double std, uint64_t key)
