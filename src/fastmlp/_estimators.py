@@ -840,6 +840,45 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Decoupled weight decay of ``'adamw'`` (PyTorch's default), applied to
         the weights only. ``alpha`` (L2 in the loss) works with every solver.
 
+    batch_norm : bool, default=False
+        Batch normalisation (Ioffe & Szegedy) of every hidden layer's
+        pre-activations, before the activation: per feature, the minibatch's
+        mean and biased variance (in double), x_hat = (z - mean) /
+        sqrt(var + bn_eps), then gamma * x_hat + beta. beta replaces the
+        layer's bias (it lives in that layer's ``intercepts_`` slot, starting
+        at 0); gamma (``bn_gamma_``, starting at 1) and beta are trained by
+        every solver and not touched by ``alpha``. The backward pass is the
+        exact one of the paper. ``predict`` uses the running statistics
+        (``bn_running_mean_``, ``bn_running_var_``), which ``partial_fit``
+        and ``warm_start`` continue. A training minibatch of one sample is
+        an error (``batch_size=1``); a last minibatch of one sample (when
+        n_samples % batch_size == 1) is skipped in that epoch. With
+        ``solver='lbfgs'`` the statistics are those of the whole training
+        set.
+
+    bn_momentum : float, default=0.1
+        PyTorch's meaning: the weight of the new batch in the running
+        statistics, r <- (1 - bn_momentum) r + bn_momentum * batch_stat, with
+        the unbiased batch variance (m / (m - 1) times the biased one).
+
+    bn_eps : float, default=1e-5
+        Added to the variance before the square root (PyTorch's default).
+
+    dropout : float or array-like of shape (n_hidden_layers,), default=0.0
+        Dropout rate of the hidden layers (one for all, or one per layer):
+        inverted dropout, each hidden unit's output zeroed with this
+        probability in training and the kept ones scaled by 1 / (1 - rate);
+        nothing changes at prediction.
+
+    input_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the inputs in training
+        (noise robustness); none at prediction.
+
+        Dropout masks and noise come from a counter-based generator keyed by
+        (random_state, epoch, minibatch, element): the same seed gives the
+        same model whatever the number of threads, and masks differ between
+        minibatches and epochs.
+
     power_t : float, default=0.5
         Exponent of ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t,
         with t_ the number of samples seen, updated after each epoch.
@@ -930,6 +969,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     learning_rate_curve_ : list of float
         Learning rate at the first step of each epoch (stochastic solvers).
+
+    bn_gamma_ : list of ndarray of shape (n_units,)
+        With ``batch_norm``: BN's scales of the hidden layers (views of the
+        flat parameter vector); the shifts are the hidden ``intercepts_``.
+
+    bn_running_mean_, bn_running_var_ : list of ndarray of shape (n_units,)
+        With ``batch_norm``: the running (population) statistics of the
+        hidden layers, used by ``predict``.
 
     validation_scores_ : list of float or None
         Validation accuracy of each epoch with early stopping, else None.
@@ -1323,6 +1370,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     weight_decay : float, default=0.01
         Decoupled weight decay of ``'adamw'``.
+
+    batch_norm : bool, default=False
+        Batch normalisation of the hidden layers; see :class:`MLPClassifier`.
+
+    bn_momentum, bn_eps : float, default=0.1, 1e-5
+        BN's running-statistics momentum and epsilon (PyTorch's meanings).
+
+    dropout : float or array-like, default=0.0
+        Dropout rate of the hidden layers; see :class:`MLPClassifier`.
+
+    input_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to training inputs.
 
     power_t : float, default=0.5
         Exponent of ``'invscaling'``.
