@@ -9,7 +9,7 @@ plain SGD with the same rate for both networks.  Fig. 1(a) plots test
 accuracy against steps: BN trains faster and reaches a higher accuracy.
 
     python bench/repro_batchnorm.py [--data-dir DIR] [--steps 50000]
-                                    [--lr 0.5] [--png docs/batchnorm_mnist.png]
+                                    [--lr 0.1] [--png docs/batchnorm_mnist.png]
 
 Writes a table (Markdown, printed) and a PNG plot.
 """
@@ -32,7 +32,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=find_data_dir(HERE))
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--every", type=int, default=1000, help="steps between checkpoints")
-    parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--png", default=os.path.join(HERE, "..", "docs", "batchnorm_mnist.png"))
     args = parser.parse_args(argv)
     if not args.data_dir or not os.path.isdir(os.path.join(args.data_dir, "mnist")):

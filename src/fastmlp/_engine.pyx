@@ -990,3 +990,19 @@ def random_fill(floating[::1] a, double p, double noise_std,
                 fm_add_noise_f(&a[0], n, 0, noise_std, key)
             else:
                 fm_add_noise_d(&a[0], n, 0, noise_std, key)
+
+
+def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
+         int repeats=1):
+    """C = A @ B, `repeats` times, through scipy.linalg.cython_blas without
+    the GIL: the machine's GEMM rate as the engine sees it (bench/peak.py).
+    BLAS's threads are whatever threadpoolctl set."""
+    cdef intp m = A.shape[0], k = A.shape[1], n = B.shape[1], r
+    if B.shape[0] != k or C.shape[0] != m or C.shape[1] != n:
+        raise ValueError("shapes do not match: C (m, n) = A (m, k) @ B (k, n)")
+    if m == 0 or n == 0 or k == 0:
+        return
+    with nogil:
+        for r in range(repeats):
+            gemm_rm(c'N', c'N', m, n, k, <floating>1.0, &A[0, 0], k, &B[0, 0], n,
+                    <floating>0.0, &C[0, 0], n)
