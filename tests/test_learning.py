@@ -65,7 +65,7 @@ def test_every_solver_learns_digits_with_its_default_rate(digits, solver):
     ("step", {"step_size": 10, "gamma": 0.5}),
     ("cosine", None),
     ("cosine_restarts", {"T_0": 5, "T_mult": 2}),
-    ("cyclic", {"step_size_up": 200}),
+    ("cyclic", {"step_size_up": 200, "max_lr": 0.15}),
     ("invscaling", None),
     ("adaptive", None),
 ])

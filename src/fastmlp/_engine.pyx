@@ -26,7 +26,7 @@ from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
 from libc.stdint cimport uint32_t, uint64_t
 
-from ._blas cimport gemm_rm
+from ._blas cimport gemm_rm, vec_mat_rm
 from ._kernels cimport *
 
 import numpy as np
@@ -214,6 +214,12 @@ cdef void _output(const Net *net, floating *z, const floating *b, intp rows,
                   intp cols) noexcept nogil:
     cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
     cdef int nt = _threads(net, rows * cols)
+    if nt == 1:
+        if floating is float:
+            fm_output_f(z, b, rows, cols, net.out)
+        else:
+            fm_output_d(z, b, rows, cols, net.out)
+        return
     for blk in prange(nb, schedule='static', num_threads=nt):
         r0 = blk * ROW_BLOCK
         r1 = min(r0 + ROW_BLOCK, rows)
@@ -466,6 +472,7 @@ cdef void _add_noise(const Net *net, floating *x, intp n) noexcept nogil:
 
 
 cdef enum:
+    GEMV_MAX_ROWS = 4       # forward passes of up to this many rows use gemv
     SPLIT_BLOCK = 64        # rows (or columns) of C per block of a split GEMM
     SPLIT_MIN_FLOPS = 1000000
 
@@ -518,15 +525,21 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
     is left as logits (bias added), which the loss kernel turns into the
     delta; otherwise the output activation is applied.
     """
-    cdef intp l, L = net.n_layers, n_in, n_out
+    cdef intp l, i, L = net.n_layers, n_in, n_out
     cdef const floating *a_in = x
     cdef floating *z
     for l in range(L):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         z = work + _act_offset(net, l)
-        _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
-              theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
+        if rows <= GEMV_MAX_ROWS and not train:
+            # prediction of a few samples: one gemv per row
+            for i in range(rows):
+                vec_mat_rm(n_in, n_out, a_in + i * n_in, theta + net.w_off[l],
+                           z + i * n_out)
+        else:
+            _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
+                  theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
         if l < L - 1:
             if net.bn and train:
                 _bn_forward_train(net, l, z, rows, theta, work, dwork)

@@ -699,9 +699,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _forward(self, X, check_input=True, logits=False):
         if check_input:
-            X = validate_data(
-                self, X, reset=False, dtype=self._network.dtype.type, order="C"
-            )
+            X = self._check_predict_input(X)
         else:
             X = np.ascontiguousarray(X, dtype=self._network.dtype)
         theta = self._theta
@@ -715,6 +713,28 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         # compete (threadpoolctl cannot be switched per call: not thread-safe).
         return self._network.forward(theta, X, n_threads=1, logits=logits)
 
+    def _check_predict_input(self, X):
+        """scikit-learn's validation, with a fast path for what prediction
+        usually gets: a C-contiguous ndarray of the training dtype and the
+        right width (then only the finiteness check remains, a few
+        microseconds for a single sample)."""
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype == self._network.dtype
+            and X.flags.c_contiguous
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        ):
+            if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+                # let scikit-learn name the problem (NaN or infinity)
+                return validate_data(self, X, reset=False, order="C")
+            return X
+        return validate_data(
+            self, X, reset=False, dtype=self._network.dtype.type, order="C"
+        )
+
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
@@ -725,6 +745,13 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _check_fitted(est):
+    # check_is_fitted scans the instance's attributes (~10 us); a fitted
+    # model always has _theta, so only an unfitted one pays for its message.
+    if "_theta" not in est.__dict__:
+        check_is_fitted(est)
 
 
 def _lbfgs_has_iprint():
@@ -1258,11 +1285,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        _check_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward(X, check_input=check_input)
+        if self.out_activation_ == "softmax":
+            # LabelBinarizer.inverse_transform's rule, without its overhead
+            return self.classes_[np.argmax(y_pred, axis=1)]
+        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
+            return self.classes_[(y_pred.ravel() > 0.5).astype(np.intp)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
@@ -1283,7 +1315,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_prob : ndarray of shape (n_samples, n_classes)
             The probability of each class, in the order of ``classes_``.
         """
-        check_is_fitted(self)
+        _check_fitted(self)
         if self.n_outputs_ == 1:
             # sigmoid(-z) rather than 1 - sigmoid(z): no cancellation to 0,
             # so that log(predict_proba) agrees with predict_log_proba.
@@ -1306,7 +1338,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             the logits (multiclass) or log-sigmoid (binary, multilabel),
             finite where ``log(predict_proba(X))`` would underflow to -inf.
         """
-        check_is_fitted(self)
+        _check_fitted(self)
         z = self._forward(X, logits=True)
         if self.out_activation_ == "softmax":
             z = z - z.max(axis=1, keepdims=True)
@@ -1668,7 +1700,7 @@ n_layers_, n_outputs_
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
+        _check_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

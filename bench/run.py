@@ -1,0 +1,318 @@
+"""fastmlp against scikit-learn and PyTorch on the CPU, side by side.
+
+Same data, model and optimiser settings (MLP, relu, Adam, float32, one epoch)
+for fastmlp, scikit-learn's MLPClassifier (float32 input) and PyTorch (an
+idiomatic eager loop: nn.Sequential, CrossEntropyLoss, torch.optim.Adam,
+torch.set_num_threads equal to ours) when PyTorch is installed; in one
+process, interleaved, best of several repetitions.  Also prediction latency
+(one sample) and throughput (10,000 samples), and training on 1 and 2 threads.
+
+Columns: seconds per epoch, samples per second, GFLOP/s counted as
+6 x weights x samples, its fraction of the sgemm peak measured (bench/peak.py)
+at the same thread count, the ratios of the others' times to fastmlp's, and
+the peak RSS of the fit.  Output: a Markdown table (printed), JSON and a PNG
+plot in bench/results/.
+
+    python bench/run.py [--data-dir DIR] [--repeats 3] [--threads 2]
+                        [--configs 256,128/128 ...] [--quick]
+"""
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peak import sgemm_gflops  # noqa: E402
+
+from fastmlp import MLPClassifier  # noqa: E402
+from fastmlp._datasets import find_data_dir, load_idx_folder  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+#: (hidden layers, batch size, training samples or None for all)
+CONFIGS = [
+    ((100,), 128, None),
+    ((256, 128), 128, None),
+    ((256, 128), 32, None),
+    ((1024, 1024), 256, None),
+    ((4096, 4096), 512, 8192),
+]
+
+
+def peak_rss_reset():
+    """Reset the kernel's peak-RSS counter of this process (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def n_weights(sizes):
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+# --- the three contenders: each returns (seconds, peak RSS in MB) -------------
+
+def run_fastmlp(X, y, hidden, batch, threads):
+    clf = MLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0,
+                        n_threads=threads, dtype="float32")
+    gc.collect()
+    peak_rss_reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        tic = time.perf_counter()
+        clf.fit(X, y)
+        t = time.perf_counter() - tic
+    return t, peak_rss_mb(), clf
+
+
+def run_sklearn(X, y, hidden, batch, threads):
+    clf = SkMLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0)
+    gc.collect()
+    peak_rss_reset()
+    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        tic = time.perf_counter()
+        clf.fit(X, y)
+        t = time.perf_counter() - tic
+    return t, peak_rss_mb(), clf
+
+
+def make_torch_model(n_in, hidden, n_out):
+    import torch
+    from torch import nn
+
+    layers, prev = [], n_in
+    for h in hidden:
+        layers += [nn.Linear(prev, h), nn.ReLU()]
+        prev = h
+    layers.append(nn.Linear(prev, n_out))
+    torch.manual_seed(0)
+    return nn.Sequential(*layers)
+
+
+def run_torch(X, y, hidden, batch, threads):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y.astype(np.int64))
+    model = make_torch_model(X.shape[1], hidden, int(y.max()) + 1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    gc.collect()
+    peak_rss_reset()
+    tic = time.perf_counter()
+    perm = torch.randperm(len(Xt))
+    for i in range(0, len(Xt), batch):
+        idx = perm[i:i + batch]
+        xb, yb = Xt[idx], yt[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+    t = time.perf_counter() - tic
+    return t, peak_rss_mb(), model
+
+
+def predict_times(clf, X, repeats, torch_model=None, threads=2):
+    """(fastmlp, torch) seconds: one-sample latency and 10,000-sample time."""
+    one = X[:1].copy()
+    many = X[:10000].copy()
+
+    def best(fn, inner):
+        fn()
+        b = np.inf
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            b = min(b, (time.perf_counter() - tic) / inner)
+        return b
+
+    out = {
+        "fastmlp_1": best(lambda: clf.predict_proba(one), 2000),
+        "fastmlp_10k": best(lambda: clf.predict_proba(many), 5),
+    }
+    if torch_model is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+        t1 = torch.from_numpy(one)
+        tm = torch.from_numpy(many)
+        with torch.inference_mode():
+            out["torch_1"] = best(lambda: torch.softmax(torch_model(t1), 1), 2000)
+            out["torch_10k"] = best(lambda: torch.softmax(torch_model(tm), 1), 5)
+    return out
+
+
+def load(data_dir):
+    folder = os.path.join(data_dir, "mnist") if data_dir else None
+    if folder and os.path.isdir(folder):
+        X, y, _, _ = load_idx_folder(folder)
+        return X, y, "MNIST"
+    print("MNIST not found: synthetic data of its shape (60000 x 784, 10 classes)")
+    rng = np.random.default_rng(0)
+    return rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000), "synthetic"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=find_data_dir(HERE))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="e.g. 256,128/128 (hidden/batch)")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip scikit-learn on the two largest configs")
+    args = parser.parse_args(argv)
+
+    X_all, y_all, data_name = load(args.data_dir)
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("PyTorch not installed: comparing with scikit-learn only")
+
+    configs = CONFIGS
+    if args.configs:
+        configs = []
+        for c in args.configs:
+            h, b = c.split("/")
+            configs.append((tuple(int(v) for v in h.split(",")), int(b), None))
+
+    peaks = {nt: sgemm_gflops(nt) for nt in sorted({1, args.threads})}
+    print(f"sgemm peak (cython_blas, 4096^3): "
+          + ", ".join(f"{nt} thread(s) {g:.0f} GFLOP/s" for nt, g in peaks.items()))
+
+    rows = []
+    for hidden, batch, subset in configs:
+        X = X_all[:subset] if subset else X_all
+        y = y_all[:subset] if subset else y_all
+        sizes = [X.shape[1], *hidden, 10]
+        flops = 6 * n_weights(sizes) * X.shape[0]
+        contenders = {"fastmlp": run_fastmlp}
+        big = n_weights(sizes) > 2_000_000
+        if not (args.quick and big):
+            contenders["scikit-learn"] = run_sklearn
+        if have_torch:
+            contenders["pytorch"] = run_torch
+        run_fastmlp(X[:2048], y[:2048], hidden, batch, args.threads)  # warm-up
+        times = {k: [] for k in contenders}
+        rss = {k: 0.0 for k in contenders}
+        fitted = {}
+        reps = 1 if big and args.repeats > 1 else args.repeats
+        for _ in range(reps):
+            for name, fn in contenders.items():
+                t, r, model = fn(X, y, hidden, batch, args.threads)
+                times[name].append(t)
+                rss[name] = max(rss[name], r)
+                fitted[name] = model
+        best = {k: min(v) for k, v in times.items()}
+        row = dict(config=f"{hidden}/{batch}", n_samples=X.shape[0], best=best,
+                   rss_mb=rss, gflops=flops / best["fastmlp"] / 1e9,
+                   peak_fraction=flops / best["fastmlp"] / 1e9 / peaks[args.threads],
+                   threads=args.threads)
+        rows.append(row)
+        print(f"{row['config']:>22}: " + ", ".join(
+            f"{k} {v:.3f} s" for k, v in best.items()), flush=True)
+
+    # prediction, on the (256, 128) model
+    clf = run_fastmlp(X_all[:20000], y_all[:20000], (256, 128), 128, args.threads)[2]
+    tmodel = (run_torch(X_all[:2000], y_all[:2000], (256, 128), 128, args.threads)[2]
+              if have_torch else None)
+    pred = predict_times(clf, X_all, args.repeats + 2, tmodel, args.threads)
+
+    # scaling: 1 -> 2 threads on (1024, 1024)/256
+    scale = {}
+    for nt in (1, args.threads):
+        scale[nt] = min(run_fastmlp(X_all[:20000], y_all[:20000], (1024, 1024), 256, nt)[0]
+                        for _ in range(2))
+
+    x_bytes = X_all.nbytes / 2**20
+    print(f"\n{data_name}, relu, Adam, float32, one epoch, {args.threads} threads; "
+          f"best of {args.repeats}; X is {x_bytes:.0f} MB as float32\n")
+    head = "| config | samples | fastmlp s | samples/s | GFLOP/s | % of sgemm peak |"
+    sep = "|---|---|---|---|---|---|"
+    for other in ("scikit-learn", "pytorch"):
+        head += f" {other} s | {other} / fastmlp |"
+        sep += "---|---|"
+    head += " peak RSS MB (fastmlp / sklearn / torch) |"
+    sep += "---|"
+    print(head)
+    print(sep)
+    for r in rows:
+        b = r["best"]
+        line = (f"| {r['config']} | {r['n_samples']} | {b['fastmlp']:.3f} | "
+                f"{r['n_samples'] / b['fastmlp']:,.0f} | {r['gflops']:.0f} | "
+                f"{100 * r['peak_fraction']:.0f}% |")
+        for other in ("scikit-learn", "pytorch"):
+            if other in b:
+                line += f" {b[other]:.3f} | {b[other] / b['fastmlp']:.2f}x |"
+            else:
+                line += " - | - |"
+        line += " " + " / ".join(f"{r['rss_mb'].get(k, float('nan')):.0f}"
+                                 for k in ("fastmlp", "scikit-learn", "pytorch")) + " |"
+        print(line)
+    print(f"\npredict_proba, (256, 128) model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
+          + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
+             f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")
+          + f"; 10,000 samples {pred['fastmlp_10k'] * 1e3:.2f} ms"
+          + (f" (PyTorch {pred['torch_10k'] * 1e3:.2f} ms)" if "torch_10k" in pred else ""))
+    print(f"threads, (1024, 1024)/256 on 20,000 samples: 1 thread {scale[1]:.3f} s, "
+          f"{args.threads} threads {scale[args.threads]:.3f} s, "
+          f"speed-up {scale[1] / scale[args.threads]:.2f}x")
+
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "run.json"), "w") as f:
+        json.dump(dict(data=data_name, peaks=peaks, rows=rows, predict=pred,
+                       scaling=scale), f, indent=1)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        names = [r["config"] for r in rows]
+        xs = np.arange(len(rows))
+        for i, k in enumerate(("fastmlp", "scikit-learn", "pytorch")):
+            vals = [r["n_samples"] / r["best"][k] if k in r["best"] else 0 for r in rows]
+            ax.bar(xs + (i - 1) * 0.27, vals, 0.27, label=k)
+        ax.set_xticks(xs, names, fontsize=7)
+        ax.set_ylabel("training samples / s")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.set_title(f"one epoch, {args.threads} threads, float32, Adam", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(os.path.join(HERE, "results", "run.png"), dpi=110)
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
