@@ -22,6 +22,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -48,24 +49,35 @@ CONFIGS = [
 ]
 
 
-def peak_rss_reset():
-    """Reset the kernel's peak-RSS counter of this process (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+class PeakRSS:
+    """Peak resident memory of this process while the block runs, sampled
+    every 2 ms from /proc/self/statm (the kernel's own high-water mark cannot
+    be reset in every sandbox)."""
 
+    def __enter__(self):
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
 
-def peak_rss_mb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    def _rss(self):
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self.page
+        except OSError:
+            return 0
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+        self.mb = self.peak / 2**20
 
 
 def n_weights(sizes):
@@ -78,25 +90,24 @@ def run_fastmlp(X, y, hidden, batch, threads):
     clf = MLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0,
                         n_threads=threads, dtype="float32")
     gc.collect()
-    peak_rss_reset()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), PeakRSS() as mem:
         warnings.simplefilter("ignore", ConvergenceWarning)
         tic = time.perf_counter()
         clf.fit(X, y)
         t = time.perf_counter() - tic
-    return t, peak_rss_mb(), clf
+    return t, mem.mb, clf
 
 
 def run_sklearn(X, y, hidden, batch, threads):
     clf = SkMLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0)
     gc.collect()
-    peak_rss_reset()
-    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"):
+    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"), \
+            PeakRSS() as mem:
         warnings.simplefilter("ignore", ConvergenceWarning)
         tic = time.perf_counter()
         clf.fit(X, y)
         t = time.perf_counter() - tic
-    return t, peak_rss_mb(), clf
+    return t, mem.mb, clf
 
 
 def make_torch_model(n_in, hidden, n_out):
@@ -123,18 +134,18 @@ def run_torch(X, y, hidden, batch, threads):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     gc.collect()
-    peak_rss_reset()
-    tic = time.perf_counter()
-    perm = torch.randperm(len(Xt))
-    for i in range(0, len(Xt), batch):
-        idx = perm[i:i + batch]
-        xb, yb = Xt[idx], yt[idx]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-    t = time.perf_counter() - tic
-    return t, peak_rss_mb(), model
+    with PeakRSS() as mem:
+        tic = time.perf_counter()
+        perm = torch.randperm(len(Xt))
+        for i in range(0, len(Xt), batch):
+            idx = perm[i:i + batch]
+            xb, yb = Xt[idx], yt[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+        t = time.perf_counter() - tic
+    return t, mem.mb, model
 
 
 def predict_times(clf, X, repeats, torch_model=None, threads=2):
@@ -206,6 +217,13 @@ def main(argv=None):
             configs.append((tuple(int(v) for v in h.split(",")), int(b), None))
 
     peaks = {nt: sgemm_gflops(nt) for nt in sorted({1, args.threads})}
+
+    # scaling: 1 -> n threads on (1024, 1024)/256, measured first, while no
+    # other library's thread pool has run in this process
+    scale = {}
+    for nt in (1, args.threads):
+        scale[nt] = min(run_fastmlp(X_all[:20000], y_all[:20000], (1024, 1024), 256, nt)[0]
+                        for _ in range(2))
     print(f"sgemm peak (cython_blas, 4096^3): "
           + ", ".join(f"{nt} thread(s) {g:.0f} GFLOP/s" for nt, g in peaks.items()))
 
@@ -247,13 +265,11 @@ def main(argv=None):
               if have_torch else None)
     pred = predict_times(clf, X_all, args.repeats + 2, tmodel, args.threads)
 
-    # scaling: 1 -> 2 threads on (1024, 1024)/256
-    scale = {}
-    for nt in (1, args.threads):
-        scale[nt] = min(run_fastmlp(X_all[:20000], y_all[:20000], (1024, 1024), 256, nt)[0]
-                        for _ in range(2))
 
     x_bytes = X_all.nbytes / 2**20
+    baseline = PeakRSS()
+    baseline.__enter__()
+    baseline.__exit__()
     print(f"\n{data_name}, relu, Adam, float32, one epoch, {args.threads} threads; "
           f"best of {args.repeats}; X is {x_bytes:.0f} MB as float32\n")
     head = "| config | samples | fastmlp s | samples/s | GFLOP/s | % of sgemm peak |"
@@ -261,7 +277,7 @@ def main(argv=None):
     for other in ("scikit-learn", "pytorch"):
         head += f" {other} s | {other} / fastmlp |"
         sep += "---|---|"
-    head += " peak RSS MB (fastmlp / sklearn / torch) |"
+    head += " peak RSS MB during fit (fastmlp / sklearn / torch) |"
     sep += "---|"
     print(head)
     print(sep)
@@ -278,6 +294,8 @@ def main(argv=None):
         line += " " + " / ".join(f"{r['rss_mb'].get(k, float('nan')):.0f}"
                                  for k in ("fastmlp", "scikit-learn", "pytorch")) + " |"
         print(line)
+    print(f"\n(process RSS at the end: {baseline.mb:.0f} MB; it includes X and all three "
+          "libraries)")
     print(f"\npredict_proba, (256, 128) model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
           + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
              f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")

@@ -1,16 +1,16 @@
 """The scikit-learn contract beyond the estimator checks."""
 
+import inspect
 import pickle
 import threading
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_classification
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -25,38 +25,93 @@ def digits():
     return train_test_split(X / 16.0, y, random_state=0)
 
 
+# Parameters ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ours, theirs", [(MLPClassifier, SkMLPClassifier),
+                                          (MLPRegressor, SkMLPRegressor)])
+def test_every_sklearn_parameter_with_its_default(ours, theirs):
+    """A drop-in: scikit-learn's parameters, positional ones in the same
+    order, the same defaults."""
+    mine, sk = ours().get_params(), theirs().get_params()
+    assert set(sk) <= set(mine)
+    differing = {k for k in sk if mine[k] != sk[k]}
+    # "auto" resolves to scikit-learn's 0.001 for sgd and adam
+    assert differing == {"learning_rate_init"} and mine["learning_rate_init"] == "auto"
+
+    def positional(cls):
+        return [p.name for p in inspect.signature(cls).parameters.values()
+                if p.kind == p.POSITIONAL_OR_KEYWORD]
+
+    assert positional(ours) == positional(theirs)
+    assert {"dtype", "weight_init", "n_threads"} <= set(mine)
+    if ours is MLPRegressor:
+        assert mine["out_activation"] is None
+
+
 def test_params_clone_pipeline_gridsearch(digits):
     X_train, X_test, y_train, y_test = digits
     est = MLPClassifier((20,), max_iter=30, random_state=0, solver="rmsprop")
     assert est.get_params()["solver"] == "rmsprop"
+    assert est.set_params(dtype="float64", weight_init="he_normal") is est
+    assert est.get_params()["weight_init"] == "he_normal"
     est2 = clone(est).set_params(alpha=0.01)
     assert est2.alpha == 0.01 and est.alpha == 0.0001
+    assert est2.dtype == "float64" and est2.hidden_layer_sizes == (20,)
+    # clone of a fitted model is unfitted
+    est.fit(X_train[:200], y_train[:200])
+    assert not hasattr(clone(est), "coefs_") and not hasattr(clone(est), "_theta")
     pipe = make_pipeline(StandardScaler(), est)
     search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2)
     search.fit(X_train[:400], y_train[:400])
     assert search.best_score_ > 0.85
     assert search.score(X_test, y_test) > 0.85
+    assert search.best_estimator_[-1].coefs_[0].dtype == np.float64
+
+
+def test_sigmoid_is_an_alias_of_logistic(digits):
+    """Including scikit-learn's initial range for the logistic (factor 2)."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    a = MLPClassifier(activation="sigmoid", **kw).fit(X_train, y_train)
+    b = MLPClassifier(activation="logistic", **kw).fit(X_train, y_train)
+    np.testing.assert_array_equal(a._theta, b._theta)
+
+
+# Pickle and user-set parameters -------------------------------------------------
 
 
 def test_pickle_round_trip_keeps_views(digits):
     X_train, X_test, y_train, _ = digits
-    est = MLPClassifier((16,), max_iter=10, random_state=0).fit(X_train, y_train)
-    clone_ = pickle.loads(pickle.dumps(est))
-    np.testing.assert_array_equal(clone_.predict_proba(X_test), est.predict_proba(X_test))
-    assert all(c.base is clone_._theta for c in clone_.coefs_)
-    assert all(b.base is clone_._theta for b in clone_.intercepts_)
-    before = clone_.predict_proba(X_test[:5])
-    clone_.coefs_[0][...] = 0
-    assert not np.allclose(clone_.predict_proba(X_test[:5]), before)
+    for est in (MLPClassifier((16,), max_iter=10, random_state=0).fit(X_train, y_train),
+                MLPRegressor(hidden_layer_sizes=(16,), max_iter=10, random_state=0,
+                             dtype="float64").fit(X_train, y_train / 9.0)):
+        predict = est.predict_proba if hasattr(est, "predict_proba") else est.predict
+        restored = pickle.loads(pickle.dumps(est))
+        new_predict = getattr(restored, predict.__name__)
+        np.testing.assert_array_equal(new_predict(X_test), predict(X_test))
+        for attr in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "n_layers_",
+                     "n_outputs_", "out_activation_", "n_features_in_"):
+            assert getattr(restored, attr) == getattr(est, attr), attr
+        assert all(c.base is restored._theta for c in restored.coefs_)
+        assert all(b.base is restored._theta for b in restored.intercepts_)
+        before = new_predict(X_test[:5])
+        restored.coefs_[0][...] = 0
+        assert not np.allclose(new_predict(X_test[:5]), before)
+        # the original is independent of the copy
+        np.testing.assert_array_equal(predict(X_test[:5]), before)
 
 
-def test_user_set_coefs_are_used_for_prediction(digits):
+def test_user_set_coefs_are_used_for_prediction_and_pickled(digits):
     X_train, X_test, y_train, _ = digits
     est = MLPClassifier((16,), max_iter=5, random_state=0).fit(X_train, y_train)
     other = MLPClassifier((16,), max_iter=5, random_state=1).fit(X_train, y_train)
     est.coefs_ = [c.copy() for c in other.coefs_]
     est.intercepts_ = [b.copy() for b in other.intercepts_]
-    np.testing.assert_array_equal(est.predict_proba(X_test), other.predict_proba(X_test))
+    expected = other.predict_proba(X_test)
+    np.testing.assert_array_equal(est.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(est)).predict_proba(X_test), expected)
 
 
 def test_warm_start_continues_from_user_weights(digits):
@@ -68,9 +123,18 @@ def test_warm_start_continues_from_user_weights(digits):
     est.coefs_ = [c.copy() for c in good.coefs_]
     est.intercepts_ = [b.copy() for b in good.intercepts_]
     est.fit(X_train, y_train)
-    for a, b in zip(est.coefs_, good.coefs_):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+    # continued from the user's weights (not re-initialised), and they moved
+    assert est.n_iter_ == 1
+    moved = max(np.abs(a - b).max() for a, b in zip(est.coefs_, good.coefs_))
+    assert 0 < moved < 1e-4
+    assert all(c.base is est._theta for c in est.coefs_)
     assert est.score(X_test, y_test) == pytest.approx(good.score(X_test, y_test), abs=0.01)
+    # without warm_start, fit starts over
+    est.set_params(warm_start=False).fit(X_train, y_train)
+    assert max(np.abs(a - b).max() for a, b in zip(est.coefs_, good.coefs_)) > 0.01
+
+
+# partial_fit and bookkeeping -------------------------------------------------------
 
 
 def test_partial_fit_keeps_optimizer_and_improves(digits):
@@ -81,14 +145,40 @@ def test_partial_fit_keeps_optimizer_and_improves(digits):
     for _ in range(15):
         est.partial_fit(X_train, y_train, classes=classes)
         losses.append(est.loss_)
+    assert all(b < a for a, b in zip(losses, losses[1:]))
     assert losses[-1] < losses[0] / 3
     assert est.score(X_test, y_test) > 0.9
     assert est.n_iter_ == 1 and est.t_ == 15 * len(X_train)
+    assert est.loss_curve_ == losses
     assert est._opt_t == 15 * int(np.ceil(len(X_train) / 64))
-    # 15 partial_fit calls == 15 epochs of fit with shuffle=False
+    # 15 partial_fit calls == 15 epochs of fit with shuffle=False: the
+    # optimiser's moments and step count carry over between calls
     ref = MLPClassifier((32,), random_state=0, batch_size=64, shuffle=False,
                         max_iter=15, tol=0, n_iter_no_change=100).fit(X_train, y_train)
     np.testing.assert_allclose(est._theta, ref._theta, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_partial_fit_follows_sklearn(digits, solver):
+    """Bookkeeping and trajectory of partial_fit calls (float64, shuffled)."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(16,), random_state=0, solver=solver,
+              learning_rate_init=0.01)
+    ours, theirs = MLPClassifier(dtype="float64", **kw), SkMLPClassifier(**kw)
+    for _ in range(4):
+        for est in (ours, theirs):
+            est.partial_fit(X_train, y_train, classes=np.arange(10))
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    assert (ours.n_iter_, ours.t_) == (theirs.n_iter_, theirs.t_) == (1, 4 * len(X_train))
+    assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-10)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X_train, y_train / 9.0)
+    assert reg.t_ == 3 * len(X_train) and len(reg.loss_curve_) == 3
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
 
 
 def test_bookkeeping_as_sklearn(digits):
@@ -101,8 +191,24 @@ def test_bookkeeping_as_sklearn(digits):
     assert len(est.loss_curve_) == est.n_iter_
     np.testing.assert_allclose(est.loss_curve_, sk.loss_curve_, rtol=1e-6)
     assert est.best_loss_ == pytest.approx(sk.best_loss_, rel=1e-6)
+    assert est.best_loss_ == min(est.loss_curve_) and est.loss_ == est.loss_curve_[-1]
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
     assert est.n_layers_ == 3 and est.n_outputs_ == 10
     assert est.out_activation_ == "softmax"
+    # a second fit starts over: n_iter_, t_ and the curve are reset
+    est.set_params(max_iter=3).fit(X_train, y_train)
+    assert est.n_iter_ == 3 and est.t_ == 3 * len(X_train) and len(est.loss_curve_) == 3
+    # lbfgs: no loss curve, n_iter_ is L-BFGS's iteration count
+    kw = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=20, random_state=0)
+    est = MLPClassifier(dtype="float64", **kw).fit(X_train, y_train)
+    sk = SkMLPClassifier(**kw).fit(X_train, y_train)
+    assert est.n_iter_ == sk.n_iter_ == 20
+    assert hasattr(est, "loss_curve_") == hasattr(sk, "loss_curve_")
+    assert est.loss_ == pytest.approx(sk.loss_, rel=1e-6)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=4, random_state=0).fit(
+        X_train, np.c_[y_train, -y_train] / 9.0)
+    assert reg.n_outputs_ == 2 and reg.out_activation_ == "identity"
+    assert reg.predict(X_train[:3]).shape == (3, 2)
 
 
 @pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
@@ -115,43 +221,89 @@ def test_sklearn_schedules_follow_sklearn(digits, learning_rate):
     sk = SkMLPClassifier(**kw).fit(X_train, y_train)
     assert est.n_iter_ == sk.n_iter_
     np.testing.assert_allclose(est.loss_curve_, sk.loss_curve_, rtol=1e-6)
+    assert est._learning_rate == pytest.approx(sk._optimizer.learning_rate, rel=1e-12)
+    if learning_rate == "adaptive":
+        # the rate was divided by 5 at least once before stopping
+        assert est._learning_rate <= 0.2 / 5
+    else:
+        assert est._learning_rate == pytest.approx(0.2 / (est.t_ + 1) ** 0.5)
+
+
+# Early stopping ---------------------------------------------------------------
 
 
 def test_early_stopping_restores_best_validation_weights():
     X, y = make_classification(n_samples=600, n_features=20, n_informative=5,
                                flip_y=0.3, random_state=0)
-    est = MLPClassifier((64,), early_stopping=True, max_iter=300, random_state=0,
-                        learning_rate_init=0.01, n_iter_no_change=5,
-                        dtype="float64").fit(X, y)
+    kw = dict(hidden_layer_sizes=(64,), early_stopping=True, max_iter=300,
+              random_state=0, learning_rate_init=0.01, n_iter_no_change=5)
+    est = MLPClassifier(dtype="float64", **kw).fit(X, y)
     assert est.n_iter_ < 300
-    assert len(est.validation_scores_) == est.n_iter_
+    assert len(est.validation_scores_) == len(est.loss_curve_) == est.n_iter_
     assert est.best_validation_score_ == max(est.validation_scores_)
     assert est.best_loss_ is None
-    # the split is scikit-learn's: reproduce it and score the final weights
+    # the same epochs and validation scores as scikit-learn
+    sk = SkMLPClassifier(**kw).fit(X, y)
+    assert est.n_iter_ == sk.n_iter_
+    np.testing.assert_array_equal(est.validation_scores_, sk.validation_scores_)
+    # on this noisy problem the best epoch is not the last one ...
+    best = int(np.argmax(est.validation_scores_))
+    assert est.validation_scores_[-1] < est.best_validation_score_
+    # ... and the final model is the best epoch's. Rebuild the validation
+    # split as the estimator draws it: the initial weights of a (20, 64, 1)
+    # network first (one uniform number each), then train_test_split on the
+    # same random stream.
     rs = np.random.RandomState(0)
-    rs.uniform(size=sum(a * b + b for a, b in [(20, 64), (64, 1)]))  # init draws
-    from sklearn.utils import check_random_state
-    # simpler and exact: refit the same model and compare to the best epoch
-    final = est.score(X, y)
-    assert 0.5 < final < 1.0
-    # the best validation epoch is not the last one on this noisy problem
-    assert np.argmax(est.validation_scores_) < est.n_iter_ - 1
+    rs.uniform(size=20 * 64 + 64 + 64 * 1 + 1)
+    _, X_val, _, y_val = train_test_split(X, y, random_state=rs, test_size=0.1,
+                                          stratify=y)
+    assert est.score(X_val, y_val) == est.best_validation_score_
+    # and a fit that stops right after the best epoch has the same weights
+    short = MLPClassifier(dtype="float64", **{**kw, "max_iter": best + 1}).fit(X, y)
+    np.testing.assert_array_equal(short._theta, est._theta)
 
 
-def test_predict_log_proba(digits):
+def test_early_stopping_regressor_scores_r2():
+    X, y = make_regression(n_samples=300, n_features=8, noise=30.0, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(32,), early_stopping=True, max_iter=200,
+                       learning_rate_init=0.01, random_state=0, n_iter_no_change=5,
+                       dtype="float64").fit(X, y / y.std())
+    assert reg.n_iter_ < 200
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.5
+
+
+# Prediction ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_log_proba(digits, dtype):
     X_train, X_test, y_train, _ = digits
-    for y in (y_train, y_train % 2):
-        est = MLPClassifier((16,), max_iter=20, random_state=0, dtype="float64").fit(X_train, y)
+    for y in (y_train, y_train % 2, np.c_[y_train % 2, y_train > 4]):
+        est = MLPClassifier((16,), max_iter=20, random_state=0, dtype=dtype).fit(X_train, y)
         P = est.predict_proba(X_test)
-        np.testing.assert_allclose(np.exp(est.predict_log_proba(X_test)), P, rtol=1e-10, atol=1e-15)
-        np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-12)
-        # extreme inputs: log-probabilities stay finite
-        assert np.all(np.isfinite(est.predict_log_proba(X_test * 1e4)))
+        L = est.predict_log_proba(X_test)
+        assert L.shape == P.shape == (len(X_test), len(est.classes_))
+        rtol = 1e-12 if dtype == "float64" else 1e-5
+        np.testing.assert_allclose(L, np.log(P), rtol=rtol, atol=rtol)
+        if y.ndim == 1:
+            np.testing.assert_allclose(P.sum(axis=1), 1, rtol=rtol)
+            np.testing.assert_array_equal(est.classes_[np.argmax(P, axis=1)],
+                                          est.predict(X_test))
+        # extreme inputs: predict_proba underflows to 0, the log stays finite
+        # and agrees with log(predict_proba) wherever that is a normal number
+        P = est.predict_proba(X_test * 1e4)
+        L = est.predict_log_proba(X_test * 1e4)
+        assert np.any(P == 0)
+        assert np.all(np.isfinite(L)) and np.all(L <= 0)
+        normal = P >= np.finfo(P.dtype).tiny
+        np.testing.assert_allclose(L[normal], np.log(P[normal]), rtol=rtol, atol=rtol)
 
 
 def test_reproducible_and_thread_count_independent(digits):
-    X_train, _, y_train, _ = digits
+    X_train, X_test, y_train, _ = digits
     for dtype in ("float32", "float64"):
+        # minibatches big enough for the GEMMs to be split between threads
         kw = dict(hidden_layer_sizes=(300, 200), batch_size=512, max_iter=3,
                   random_state=0, dtype=dtype)
         a = MLPClassifier(n_threads=2, **kw).fit(X_train, y_train)
@@ -159,35 +311,72 @@ def test_reproducible_and_thread_count_independent(digits):
         c = MLPClassifier(n_threads=1, **kw).fit(X_train, y_train)
         np.testing.assert_array_equal(a._theta, b._theta)
         np.testing.assert_array_equal(a._theta, c._theta)
+        assert a.loss_curve_ == c.loss_curve_
+        np.testing.assert_array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
+        # full-batch lbfgs and the regressor too
+        kw = dict(hidden_layer_sizes=(200,), solver="lbfgs", max_iter=5,
+                  random_state=0, dtype=dtype)
+        a = MLPRegressor(n_threads=2, **kw).fit(X_train, y_train / 9.0)
+        c = MLPRegressor(n_threads=1, **kw).fit(X_train, y_train / 9.0)
+        np.testing.assert_array_equal(a._theta, c._theta)
+        assert a.loss_ == c.loss_
+
+
+def test_different_random_states_give_different_models(digits):
+    X_train, _, y_train, _ = digits
+    a = MLPClassifier((8,), max_iter=2, random_state=0).fit(X_train, y_train)
+    b = MLPClassifier((8,), max_iter=2, random_state=1).fit(X_train, y_train)
+    assert not np.array_equal(a._theta, b._theta)
+    rs = np.random.RandomState(0)  # a RandomState instance is accepted
+    c = MLPClassifier((8,), max_iter=2, random_state=rs).fit(X_train, y_train)
+    np.testing.assert_array_equal(a._theta, c._theta)
 
 
 def test_dtypes(digits):
     X_train, X_test, y_train, _ = digits
-    for dtype in ("float32", "float64"):
+    for dtype in ("float32", "float64", np.float32, np.float64):
+        name = np.dtype(dtype).name
         est = MLPClassifier((8,), max_iter=3, dtype=dtype).fit(X_train, y_train)
-        assert est.coefs_[0].dtype == dtype
-        assert est.predict_proba(X_test).dtype == dtype
+        assert est._theta.dtype == name
+        assert all(c.dtype == name for c in est.coefs_ + est.intercepts_)
+        # whatever the input's dtype
+        for Xt in (X_test, X_test.astype(np.float32)):
+            assert est.predict_proba(Xt).dtype == name
+            assert est.predict_log_proba(Xt).dtype == name
         reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, dtype=dtype).fit(
-            X_train, y_train.astype(float))
-        assert reg.predict(X_test).dtype == dtype
+            X_train.astype(np.float32), y_train.astype(float))
+        assert reg.coefs_[0].dtype == name
+        assert reg.predict(X_test).dtype == name
+        assert isinstance(reg.loss_, float) and isinstance(est.loss_curve_[0], float)
 
 
 def test_concurrent_predict(digits):
     X_train, X_test, y_train, _ = digits
-    est = MLPClassifier((64,), max_iter=5, random_state=0).fit(X_train, y_train)
-    expected = est.predict_proba(X_test)
-    results = [None] * 8
+    clf = MLPClassifier((64,), max_iter=5, random_state=0).fit(X_train, y_train)
+    reg = MLPRegressor(hidden_layer_sizes=(64,), max_iter=5, random_state=0,
+                       dtype="float64").fit(X_train, y_train / 9.0)
+    calls = [lambda: clf.predict_proba(X_test), lambda: clf.predict(X_test),
+             lambda: clf.predict_proba(X_test[:1]), lambda: reg.predict(X_test)]
+    expected = [f() for f in calls]
+    results = [[None] * len(calls) for _ in range(8)]
+    start = threading.Barrier(8)
 
     def work(i):
-        results[i] = est.predict_proba(X_test)
+        start.wait()
+        for _ in range(5):
+            for j, f in enumerate(calls):
+                r = f()
+                if results[i][j] is None or not np.array_equal(r, expected[j]):
+                    results[i][j] = r
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for r in results:
-        np.testing.assert_array_equal(r, expected)
+    for res in results:
+        for r, e in zip(res, expected):
+            np.testing.assert_array_equal(r, e)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta"])

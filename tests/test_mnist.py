@@ -1,30 +1,47 @@
-"""MNIST from the shared data folder (skipped when it is absent)."""
+"""Learning on MNIST (marked ``slow``; skipped when the data are absent).
 
-import os
+The data folder is ``$FASTMLP_DATA_DIR``, else ``../shared/datasets`` beside
+the repository (see ``tests/_datasets.py``).
+"""
+
+import time
 import warnings
 
 import pytest
+from _datasets import data_dir, load, missing
 from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-DATA = find_data_dir(os.path.dirname(__file__))
-MNIST = os.path.join(DATA, "mnist") if DATA else None
+
+@pytest.fixture(scope="module")
+def mnist():
+    folder = data_dir() / "mnist"
+    reason = missing(folder)
+    if reason is not None:
+        pytest.skip(f"MNIST not found: {reason}")
+    return load(folder)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(MNIST is None or not os.path.isdir(MNIST or ""),
-                    reason="MNIST not found (set FASTMLP_DATA_DIR or put "
-                           "../shared/datasets/mnist beside the repository)")
-def test_mnist_256_128_adam_10_epochs():
-    X_train, y_train, X_test, y_test = load_idx_folder(MNIST)
-    clf = MLPClassifier((256, 128), activation="relu", solver="adam",
-                        batch_size=128, max_iter=10, random_state=0,
-                        dtype="float32", n_iter_no_change=100)
+def test_mnist_256_128_adam_10_epochs(mnist):
+    # The README's configuration: 10 epochs reach ~98 % test accuracy
+    # (scikit-learn's MLPClassifier in float64 reaches the same).
+    X_train, y_train, X_test, y_test = mnist
+    clf = MLPClassifier(hidden_layer_sizes=(256, 128), activation="relu",
+                        solver="adam", batch_size=128, max_iter=10,
+                        n_iter_no_change=1000, random_state=0, dtype="float32")
+    tic = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X_train, y_train)
+    seconds = time.perf_counter() - tic
+    accuracy = clf.score(X_test, y_test)
+    print(f"MNIST (256, 128), 10 epochs: test accuracy {accuracy:.4f}, "
+          f"fit {seconds:.1f} s")
+
     assert clf.n_iter_ == 10
     assert clf.coefs_[0].dtype.name == "float32"
-    assert clf.score(X_test, y_test) >= 0.978
+    assert len(clf.loss_curve_) == 10
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert accuracy >= 0.978
