@@ -30,9 +30,10 @@ def fitted_classifier(X, y, **kw):
 
 
 def snapshot(est):
-    """Every attribute, serialised (parameters, optimiser state, random
-    state, label binarizer, curves, counters)."""
-    return {k: pickle.dumps(v) for k, v in est.__getstate__().items()}
+    """Every attribute but the hyper-parameters, serialised: parameters,
+    optimiser state, random state, label binarizer, curves, counters."""
+    params = est.get_params(deep=False)
+    return {k: pickle.dumps(v) for k, v in est.__getstate__().items() if k not in params}
 
 
 def assert_unchanged(est, before):
@@ -233,10 +234,31 @@ def test_invalid_hyper_parameters(data, params, match):
     with pytest.raises(ValueError, match=match):
         est.set_params(**params).fit(X, y)
     assert_unchanged(est, before)
-    if "solver" not in params and "dtype" not in params:
+    # the first call of partial_fit validates too
+    if "solver" not in params:
+        fresh = MLPClassifier(**{"hidden_layer_sizes": (5,), **params})
         with pytest.raises(ValueError, match=match):
-            est.partial_fit(X, y)
-        assert_unchanged(est, before)
+            fresh.partial_fit(X, y, classes=[0, 1, 2])
+        assert not hasattr(fresh, "coefs_")
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(activation="swish"), "'activation' parameter"),
+    (dict(alpha=-1.0), "'alpha' parameter"),
+    (dict(learning_rate_init=-0.1), "'learning_rate_init' parameter"),
+    (dict(batch_size=0), "'batch_size' parameter"),
+], ids=["activation", "alpha", "learning_rate_init", "batch_size"])
+def test_invalid_hyper_parameters_at_later_partial_fit(data, params, match):
+    """scikit-learn's _fit_context validates only the first partial_fit
+    call; later ones then fail with a KeyError deep inside (activation), or
+    train silently with a negative penalty, a negative rate (ascent) or a
+    clipped batch size."""
+    X, y = data
+    est = MLPClassifier((5,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    before = snapshot(est)
+    with pytest.raises(ValueError, match=match):
+        est.set_params(**params).partial_fit(X, y)
+    assert_unchanged(est, before)
 
 
 def test_early_stopping_with_partial_fit_or_tiny_validation_set(data):

@@ -1,5 +1,6 @@
 """scikit-learn's own estimator checks on both estimators."""
 
+from sklearn.base import is_classifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastmlp import MLPClassifier, MLPRegressor
@@ -19,7 +20,8 @@ ESTIMATORS = [
 _FLOAT32_REASON = (
     "float32 training: fitting with integer sample weights and with repeated "
     "rows agrees to ~1e-7 relative (float32 rounding), while the check "
-    "demands rtol=1e-7; the float64 instances pass it."
+    "demands rtol=1e-7; the float64 instances pass it (and so does the "
+    "float32 regressor, whose single output keeps the differences smaller)."
 )
 
 
@@ -33,7 +35,7 @@ _LOG_PROBA_REASON = (
 
 
 def _expected_failed_checks(estimator):
-    if estimator.dtype == "float32":
+    if estimator.dtype == "float32" and is_classifier(estimator):
         return {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_REASON}
     if estimator.solver == "lbfgs":
         return {"check_classifiers_train": _LOG_PROBA_REASON}

@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import assert_all_finite, check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
@@ -302,6 +302,12 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             raise
 
     def _fit_unguarded(self, X, y, sample_weight, incremental):
+        if incremental and hasattr(self, "coefs_"):
+            # scikit-learn's _fit_context validates only the first call of
+            # partial_fit; a hyper-parameter set since then would otherwise
+            # fail deep inside (KeyError) or train silently with a negative
+            # penalty or rate.
+            self._validate_params()
         hidden = self._hidden_sizes()
         if self.learning_rate in SCHEDULE_DEFAULTS:
             self._schedule_params = schedule_params(
@@ -1620,7 +1626,11 @@ n_layers_, n_outputs_
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        # y is validated in float64; a value beyond float32's range only
+        # becomes infinite here, and is reported as such just below.
+        with np.errstate(over="ignore"):
+            Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        assert_all_finite(Y, input_name="y")
         if out == "exp" and np.any(Y < 0):
             raise ValueError("loss='poisson' requires y >= 0; y has negative values.")
         if out == "logistic" and (np.any(Y < 0) or np.any(Y > 1)):
