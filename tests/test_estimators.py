@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp import MLPClassifier, MLPRegressor, _engine
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -395,3 +395,22 @@ def test_every_solver_fits_and_partial_fits(digits, solver, dtype):
     # the cycle continues across calls: epoch e starts at step 43 e
     assert est2.learning_rate_curve_[1] != est2.learning_rate_curve_[0]
     assert est2.loss_curve_[-1] < est2.loss_curve_[0]
+
+
+@pytest.mark.parametrize("parts", [1, 3, 5])
+def test_gemm_split_into_any_number_of_blocks(digits, parts):
+    """The blocks a GEMM is cut into change the rounding only: training with
+    1, 3 or 5 blocks per GEMM agrees with the machine's default cut."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(300, 200), batch_size=512, max_iter=2,
+              random_state=0, dtype="float64")
+    ref = MLPClassifier(**kw).fit(X_train, y_train)
+    previous = _engine.split_parts(parts)
+    try:
+        est = MLPClassifier(**kw).fit(X_train, y_train)
+    finally:
+        _engine.split_parts(previous)
+    assert previous == _engine.split_parts()
+    np.testing.assert_allclose(est._theta, ref._theta, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="parts must be >= 1"):
+        _engine.split_parts(0)

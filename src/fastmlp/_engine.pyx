@@ -25,6 +25,7 @@ from cython.parallel cimport prange
 from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
 from libc.stdint cimport uint32_t, uint64_t
+from openmp cimport omp_get_num_procs, omp_get_wtime
 
 from ._blas cimport gemm_rm, vec_mat_rm
 from ._kernels cimport *
@@ -79,6 +80,7 @@ cdef struct Net:
     uint64_t seed
     uint64_t epoch
     uint64_t batch           # index of the current minibatch in the epoch
+    double *prof             # seconds per phase (PROF_*), or NULL: no timing
 
 
 ctypedef struct Reg:
@@ -104,6 +106,32 @@ ctypedef struct OptParams:
     Py_ssize_t n_decay       # adamw: theta[:n_decay] are the weights
     double alpha             # L2 penalty on the weights, as scikit-learn
     double loss_scale        # factor on the data loss (1/n_outputs for squared error)
+
+
+# Phases of a training step, timed when train_epoch gets a `profile` array.
+cdef enum:
+    PROF_GATHER = 0        # minibatch rows gathered, input noise
+    PROF_FWD_GEMM = 1      # forward GEMMs
+    PROF_FWD_ELEM = 2      # bias + activation, batch norm, dropout
+    PROF_LOSS = 3          # output layer, loss and output delta
+    PROF_GRAD_GEMM = 4     # weight gradients A^T delta
+    PROF_DELTA_GEMM = 5    # back-propagated deltas delta W^T
+    PROF_BWD_ELEM = 6      # bias gradients, activation derivatives, BN backward, L2 term
+    PROF_STEP = 7          # optimiser update
+    PROF_N = 8             # slot PROF_N holds the time of the last mark
+
+PROFILE_PHASES = ("gather", "forward GEMM", "forward elementwise", "loss and delta",
+                  "weight-gradient GEMM", "delta GEMM", "backward elementwise",
+                  "optimiser step")
+
+
+cdef inline void _mark(const Net *net, int phase) noexcept nogil:
+    """Charge the time since the last mark to `phase` (when profiling)."""
+    cdef double now
+    if net.prof != NULL:
+        now = omp_get_wtime()
+        net.prof[phase] += now - net.prof[PROF_N]
+        net.prof[PROF_N] = now
 
 
 cdef inline int _threads(const Net *net, intp n_elements) noexcept nogil:
@@ -473,8 +501,26 @@ cdef void _add_noise(const Net *net, floating *x, intp n) noexcept nogil:
 
 cdef enum:
     GEMV_MAX_ROWS = 4       # forward passes of up to this many rows use gemv
-    SPLIT_BLOCK = 64        # rows (or columns) of C per block of a split GEMM
+    SPLIT_ALIGN = 16        # block edges of a split GEMM: multiples of this
+    SPLIT_MIN_BLOCK = 32    # no block narrower than this (unless C is)
     SPLIT_MIN_FLOPS = 1000000
+
+# Parts a split GEMM is cut into: the machine's processor count, fixed for
+# the process (not the fit's thread count, so that the arithmetic, hence the
+# model, is the same for any n_threads).  bench/ varies it to compare.
+cdef int _split_parts = max(1, omp_get_num_procs())
+
+
+def split_parts(parts=None):
+    """Get (and with `parts`, set) the number of blocks a split GEMM is cut
+    into; returns the previous value.  For benchmarks."""
+    global _split_parts
+    previous = _split_parts
+    if parts is not None:
+        if parts < 1:
+            raise ValueError("parts must be >= 1")
+        _split_parts = parts
+    return previous
 
 
 cdef void _gemm(const Net *net, char transa, char transb,
@@ -483,30 +529,40 @@ cdef void _gemm(const Net *net, char transa, char transb,
                 floating beta, floating *C, intp ldc) noexcept nogil:
     """Row-major GEMM, split into blocks when `net.split_gemm`.
 
-    C is cut into blocks of SPLIT_BLOCK rows (or, when C is wider than tall,
-    columns), each computed by single-threaded BLAS; OpenMP threads share
-    the blocks.  No reduction is needed, only one thread pool is active
-    (BLAS's own is limited to one thread for the whole fit), and since the
-    blocks depend on the shape alone the result is the same, bit for bit,
-    for any number of threads.  Otherwise BLAS's pool does the work.
+    C is cut along its longer side into `_split_parts` blocks (edges aligned
+    to SPLIT_ALIGN), each computed by single-threaded BLAS; OpenMP threads
+    share the blocks.  Cutting the longer side copies the smaller operand
+    into each block's packing buffers: rows of C when C is taller than wide
+    (B is repacked per block), columns otherwise (A is).  As many blocks as
+    processors, not more: every extra block repacks that operand and calls
+    BLAS on a thinner panel (measured: 64-row blocks cost 15% on MNIST's
+    weight gradients).  No reduction is needed, only one thread pool is
+    active (BLAS's own is limited to one thread for the whole fit), and
+    since the blocks depend on the shape alone the result is the same, bit
+    for bit, for any number of threads.  Otherwise BLAS's pool does the work.
     """
     cdef int nt = net.n_threads
-    cdef intp blk, nb, r0, r1
+    cdef intp blk, nb, r0, r1, dim, per
     cdef bint by_rows = m >= n
     if not net.split_gemm or <double>m * n * k < SPLIT_MIN_FLOPS:
         gemm_rm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
         return
-    nb = ((m if by_rows else n) + SPLIT_BLOCK - 1) // SPLIT_BLOCK
-    for blk in prange(nb, schedule='static', num_threads=nt):
-        r0 = blk * SPLIT_BLOCK
+    dim = m if by_rows else n
+    per = (dim + _split_parts - 1) // _split_parts
+    per = max(SPLIT_MIN_BLOCK, (per + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN)
+    nb = (dim + per - 1) // per
+    if nb == 1:
+        gemm_rm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+        return
+    for blk in prange(nb, schedule='static', num_threads=min(nt, nb)):
+        r0 = blk * per
+        r1 = min(r0 + per, dim)
         if by_rows:
-            r1 = min(r0 + SPLIT_BLOCK, m)
             # rows r0:r1 of op(A) and of C
             gemm_rm(transa, transb, r1 - r0, n, k, alpha,
                     (A + r0 * lda) if transa == c'N' else (A + r0), lda,
                     B, ldb, beta, C + r0 * ldc, ldc)
         else:
-            r1 = min(r0 + SPLIT_BLOCK, n)
             # columns r0:r1 of op(B) and of C
             gemm_rm(transa, transb, m, r1 - r0, k, alpha, A, lda,
                     (B + r0) if transb == c'N' else (B + r0 * ldb), ldb,
@@ -532,6 +588,7 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         z = work + _act_offset(net, l)
+        _mark(net, PROF_FWD_ELEM)
         if rows <= GEMV_MAX_ROWS and not train:
             # prediction of a few samples: one gemv per row
             for i in range(rows):
@@ -540,6 +597,7 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         else:
             _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
                   theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
+        _mark(net, PROF_FWD_GEMM)
         if l < L - 1:
             if net.bn and train:
                 _bn_forward_train(net, l, z, rows, theta, work, dwork)
@@ -556,6 +614,7 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         else:
             _output(net, z, theta + net.b_off[l], rows, n_out)
         a_in = z
+    _mark(net, PROF_FWD_ELEM)
 
 
 cdef double _forward_backward(
@@ -584,6 +643,7 @@ cdef double _forward_backward(
     _forward(net, theta, x, rows, work, dwork, True, True)
     D = work + _act_offset(net, L - 1)
     loss = _loss_delta(net, D, y, sw, rows, scale, partial)
+    _mark(net, PROF_LOSS)
     if not isfinite(loss):
         return loss
 
@@ -599,9 +659,11 @@ cdef double _forward_backward(
                                          alpha * scale, partial)
             else:
                 beta = 0.0
+        _mark(net, PROF_BWD_ELEM)
         # dW = A_prev^T @ delta
         _gemm(net, c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
               D, n_out, beta, grad + net.w_off[l], n_out)
+        _mark(net, PROF_GRAD_GEMM)
         if not (net.bn and l < L - 1):
             # (with BN, the hidden layer's shift beta got its gradient above)
             _bias_grad(net, D, rows, n_out, grad + net.b_off[l], not first, acc)
@@ -610,6 +672,7 @@ cdef double _forward_backward(
             # which the rest of the backward pass no longer needs.
             _gemm(net, c'N', c'T', rows, n_in, n_out, <floating>1.0, D, n_out,
                   theta + net.w_off[l], n_out, <floating>0.0, scratch, n_in)
+            _mark(net, PROF_DELTA_GEMM)
             D = work + _act_offset(net, l - 1)
             if net.dropout != NULL and net.dropout[l - 1] > 0:
                 _dropout_act_backward(net, l - 1, D, scratch, work, rows * n_in)
@@ -618,6 +681,7 @@ cdef double _forward_backward(
                               net.act_param[l - 1])
             if net.bn:
                 _bn_backward(net, l - 1, D, rows, theta, grad, work, dwork)
+    _mark(net, PROF_BWD_ELEM)
     if first:
         sumsq[0] = ss
     return loss
@@ -730,6 +794,7 @@ cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
     net.seed = <uint64_t>reg.seed
     net.epoch = <uint64_t>reg.epoch
     net.batch = 0
+    net.prof = NULL
     net.n_layers = sizes.shape[0] - 1
     net.sizes = &sizes[0]
     net.w_off = &w_off[0]
@@ -762,6 +827,7 @@ def train_epoch(
     Reg reg,
     floating[::1] work, double[::1] dwork, int n_threads,
     bint split_gemm=False,
+    double[::1] profile=None,            # INOUT seconds per phase (PROFILE_PHASES)
 ):
     """Run one epoch of minibatch training without the GIL.
 
@@ -797,11 +863,17 @@ def train_epoch(
         return 0.0, t, 0, -1
     if has_rates and lr_steps.shape[0] < (n + batch_size - 1) // batch_size:
         raise ValueError("lr_steps must hold one rate per minibatch")
+    if profile is not None:
+        if profile.shape[0] < PROF_N + 1:
+            raise ValueError(f"profile needs {PROF_N + 1} entries")
+        net.prof = &profile[0]
     xb = &work[in_off]
     yb = xb + batch_size * n_in
     swb = yb + batch_size * n_out
 
     with nogil:
+        if net.prof != NULL:
+            net.prof[PROF_N] = omp_get_wtime()
         start = 0
         while start < n:
             rows = min(batch_size, n - start)
@@ -836,6 +908,7 @@ def train_epoch(
                 start += rows
                 b += 1
                 continue
+            _mark(&net, PROF_GATHER)
             loss = _forward_backward(&net, &theta[0], &grad[0], x, y, sw, rows,
                                      1.0 / sw_sum, opt.alpha, True,
                                      &work[0], &dwork[0], &sumsq)
@@ -847,6 +920,7 @@ def train_epoch(
             t += 1
             _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0],
                             n_params, t, lr_steps[b] if has_rates else opt.lr)
+            _mark(&net, PROF_STEP)
             start += rows
             b += 1
     return total, t, b, failed
