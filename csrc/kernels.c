@@ -258,6 +258,41 @@ FM_KERNEL double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,    
     return ss;                                                                \
 }                                                                             \
                                                                               \
+/* y[0:n] = x[0:m] @ W[0:m, 0:n] for a row-major W with row stride ldw: one   \
+ * sample through a layer.  Columns go in chunks of 64 whose partial sums    \
+ * stay in registers while the rows of W stream past (no packing: for one   \
+ * row, packing W would cost more than the product); each column sums over  \
+ * i in order. */                                                            \
+FM_KERNEL void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw, \
+                             ptrdiff_t n, T *y)                               \
+{                                                                             \
+    ptrdiff_t c = 0;                                                          \
+    for (; c + 64 <= n; c += 64) {                                            \
+        T acc[64];                                                            \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < 64; j++) acc[j] = 0;                        \
+        for (ptrdiff_t i = 0; i < m; i++) {                                   \
+            const T xi = x[i];                                                \
+            const T *row = W + i * ldw + c;                                   \
+            _Pragma("omp simd")                                               \
+            for (ptrdiff_t j = 0; j < 64; j++) acc[j] += xi * row[j];         \
+        }                                                                     \
+        memcpy(y + c, acc, sizeof(acc));                                      \
+    }                                                                         \
+    if (c < n) {                                                              \
+        const ptrdiff_t w = n - c;                                            \
+        T acc[64];                                                            \
+        for (ptrdiff_t j = 0; j < w; j++) acc[j] = 0;                         \
+        for (ptrdiff_t i = 0; i < m; i++) {                                   \
+            const T xi = x[i];                                                \
+            const T *row = W + i * ldw + c;                                   \
+            _Pragma("omp simd")                                               \
+            for (ptrdiff_t j = 0; j < w; j++) acc[j] += xi * row[j];          \
+        }                                                                     \
+        memcpy(y + c, acc, (size_t)w * sizeof(T));                            \
+    }                                                                         \
+}                                                                             \
+                                                                              \
 FM_KERNEL void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
                         ptrdiff_t rows, ptrdiff_t cols)                       \
 {                                                                             \

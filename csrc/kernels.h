@@ -70,6 +70,8 @@ uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t st
                        ptrdiff_t cols, double *acc);                          \
     double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,        \
                                     double scale);                            \
+    void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,    \
+                       ptrdiff_t n, T *y);                                    \
     void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,       \
                             ptrdiff_t rows, ptrdiff_t cols);                  \
     void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,   \

@@ -414,3 +414,67 @@ def test_gemm_split_into_any_number_of_blocks(digits, parts):
     np.testing.assert_allclose(est._theta, ref._theta, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="parts must be >= 1"):
         _engine.split_parts(0)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float32", 2e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "leaky_relu", "elu"])
+def test_prediction_of_a_few_samples(digits, activation, batch_norm, dtype, rtol):
+    """Up to four rows take the engine's vector-matrix path (no BLAS, the
+    columns shared between threads): the same outputs as the batched GEMMs,
+    for any thread count, with a hidden width that is no multiple of the
+    64-column chunks and a first layer wide enough to be split."""
+    X_train, X_test, y_train, _ = digits
+    X_test = np.ascontiguousarray(X_test, dtype=dtype)
+    clf = MLPClassifier((1100, 30), activation=activation, batch_norm=batch_norm,
+                        max_iter=3, random_state=0, dtype=dtype).fit(X_train, y_train)
+    full = clf.predict_proba(X_test)
+    log_full = clf.predict_log_proba(X_test)
+    for n_threads in (1, 2):
+        clf.set_params(n_threads=n_threads)
+        for k in range(1, 6):
+            np.testing.assert_allclose(clf.predict_proba(X_test[:k]), full[:k],
+                                       rtol=rtol, atol=rtol * 1e-2)
+            np.testing.assert_allclose(clf.predict_log_proba(X_test[:k]),
+                                       log_full[:k], rtol=rtol, atol=rtol)
+            np.testing.assert_array_equal(clf.predict(X_test[:k]),
+                                          clf.classes_[full[:k].argmax(1)])
+    reg = MLPRegressor(hidden_layer_sizes=(1100,), activation=activation, max_iter=3,
+                       random_state=0, dtype=dtype).fit(
+        X_train, y_train / 9.0)
+    np.testing.assert_allclose(reg.predict(X_test[:3]), reg.predict(X_test)[:3],
+                               rtol=rtol, atol=rtol)
+
+
+def test_prediction_of_a_few_samples_follows_the_user_and_pickles(digits):
+    X_train, X_test, y_train, _ = digits
+    X1 = np.ascontiguousarray(X_test[:1], dtype=np.float32)
+    clf = MLPClassifier((40,), max_iter=3, random_state=0).fit(X_train, y_train)
+    before = clf.predict_proba(X1)
+    # coefs_ replaced by the user: their weights are used
+    clf.coefs_[1] = np.zeros_like(clf.coefs_[1])
+    uniform = clf.predict_proba(X1)
+    expected = np.exp(clf.intercepts_[1]) / np.exp(clf.intercepts_[1]).sum()
+    np.testing.assert_allclose(uniform[0], expected, rtol=1e-6)
+    assert not np.allclose(uniform, before)
+    clone_ = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(clone_.predict_proba(X1), uniform, rtol=1e-6)
+    # a refit model predicts with its new parameters
+    clf.fit(X_train, y_train)
+    clf.predict_proba(X1)
+    clf.set_params(hidden_layer_sizes=(20,)).fit(X_train, y_train)
+    np.testing.assert_allclose(clf.predict_proba(X1),
+                               clf.predict_proba(np.vstack([X1] * 10))[:1],
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "Input X contains NaN"),
+                                        (np.inf, "Input X contains infinity")])
+def test_prediction_of_a_few_samples_rejects_nan_and_inf(digits, bad, match):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPClassifier((40,), max_iter=3, random_state=0).fit(X_train, y_train)
+    X2 = np.ascontiguousarray(X_test[:2], dtype=np.float32)
+    X2[1, 5] = bad
+    for method in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+        with pytest.raises(ValueError, match=match):
+            method(X2)

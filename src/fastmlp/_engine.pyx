@@ -24,6 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
+from libc.stdlib cimport free, malloc
 from libc.stdint cimport uint32_t, uint64_t
 from openmp cimport omp_get_num_procs, omp_get_wtime
 
@@ -67,6 +68,7 @@ cdef struct Net:
     int out                  # output layer and loss (FM_OUT_*)
     intp capacity            # rows the workspace holds
     int n_threads
+    int vec_threads          # threads of the one-sample products (prediction)
     bint split_gemm          # split GEMMs over OpenMP threads (BLAS on 1 thread)
     # regularisation (see Reg)
     bint bn                  # batch normalisation on every hidden layer
@@ -194,6 +196,18 @@ cdef inline intp _scale_shift_offset(const Net *net) noexcept nogil:
     return _mask_offset(net, net.n_layers - 1)
 
 
+cdef intp _n_work(const intp *sizes, intp L, intp capacity) noexcept nogil:
+    """Length of `work` for batches of `capacity` rows: activations,
+    scratch, batch inputs/targets/weights, BN's x-hat and the dropout factors
+    of every hidden layer, BN's folded scale and shift."""
+    cdef intp l, width = 1, acts = 0
+    for l in range(1, L + 1):
+        acts += sizes[l]
+        width = max(width, sizes[l])
+    return (capacity * (acts + width + sizes[0] + sizes[L] + 1)
+            + 2 * capacity * (acts - sizes[L]) + 2 * width)
+
+
 def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
     """Return the lengths (work, dwork) of the two workspace vectors.
 
@@ -206,10 +220,7 @@ def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
         acts += sizes[l]
         width = max(width, sizes[l])
     cdef intp hidden = acts - sizes[L]
-    # activations, scratch, batch inputs/targets/weights, BN's x-hat and the
-    # dropout factors of every hidden layer, BN's folded scale and shift
-    n_work = (capacity * (acts + width + sizes[0] + sizes[L] + 1)
-              + 2 * capacity * hidden + 2 * width)
+    n_work = _n_work(&sizes[0], L, capacity)
     n_blocks = max((capacity + ROW_BLOCK - 1) // ROW_BLOCK,
                    (n_params + ELEM_BLOCK - 1) // ELEM_BLOCK)
     # column sums, per-block partial sums, BN's batch means and inverse stds
@@ -500,7 +511,9 @@ cdef void _add_noise(const Net *net, floating *x, intp n) noexcept nogil:
 
 
 cdef enum:
-    GEMV_MAX_ROWS = 4       # forward passes of up to this many rows use gemv
+    GEMV_MAX_ROWS = 4       # forward passes of up to this many rows use _vecmat
+    VECMAT_CHUNK = 64       # columns per chunk of fm_vecmat
+    VECMAT_PARALLEL_MIN = 65536   # multiply-adds below which _vecmat runs on one thread
     SPLIT_ALIGN = 16        # block edges of a split GEMM: multiples of this
     SPLIT_MIN_BLOCK = 32    # no block narrower than this (unless C is)
     SPLIT_MIN_FLOPS = 1000000
@@ -521,6 +534,30 @@ def split_parts(parts=None):
             raise ValueError("parts must be >= 1")
         _split_parts = parts
     return previous
+
+
+cdef void _vecmat(const Net *net, const floating *x, intp m, const floating *W,
+                  intp n, floating *y) noexcept nogil:
+    """y = x @ W for one row x and a row-major (m, n) W, in chunks of
+    VECMAT_CHUNK columns shared by `net.vec_threads` threads when the product
+    is big enough to repay starting them.  Our own kernel rather than BLAS's
+    gemv: OpenBLAS would start its own pool, which must not run beside
+    OpenMP's.  Each thread then streams only its columns of W, which for a
+    layer of MNIST's size stay in its core's L2 cache between calls."""
+    cdef intp blk, c0, nb = (n + VECMAT_CHUNK - 1) // VECMAT_CHUNK
+    cdef int nt = net.vec_threads if m * n >= VECMAT_PARALLEL_MIN else 1
+    if nt == 1 or nb == 1:
+        if floating is float:
+            fm_vecmat_f(x, m, W, n, n, y)
+        else:
+            fm_vecmat_d(x, m, W, n, n, y)
+        return
+    for blk in prange(nb, schedule='static', num_threads=min(nt, nb)):
+        c0 = blk * VECMAT_CHUNK
+        if floating is float:
+            fm_vecmat_f(x, m, W + c0, n, min(VECMAT_CHUNK, n - c0), y + c0)
+        else:
+            fm_vecmat_d(x, m, W + c0, n, min(VECMAT_CHUNK, n - c0), y + c0)
 
 
 cdef void _gemm(const Net *net, char transa, char transb,
@@ -590,10 +627,10 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
         z = work + _act_offset(net, l)
         _mark(net, PROF_FWD_ELEM)
         if rows <= GEMV_MAX_ROWS and not train:
-            # prediction of a few samples: one gemv per row
+            # prediction of a few samples: one vector-matrix product per row
             for i in range(rows):
-                vec_mat_rm(n_in, n_out, a_in + i * n_in, theta + net.w_off[l],
-                           z + i * n_out)
+                _vecmat(net, a_in + i * n_in, n_in, theta + net.w_off[l], n_out,
+                        z + i * n_out)
         else:
             _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
                   theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
@@ -805,6 +842,7 @@ cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
     net.out = out
     net.capacity = capacity
     net.n_threads = max(1, n_threads)
+    net.vec_threads = 1
     net.split_gemm = split_gemm
     return net
 
@@ -981,17 +1019,22 @@ def forward(
     const intp[::1] g_off, const double[::1] dropout, const double[::1] running,
     Reg reg,
     intp capacity, floating[::1] work, int n_threads, bint logits=False,
+    int vec_threads=1,
 ):
     """Predicted outputs, without the GIL.
 
     With ``logits`` the output layer's pre-activations z are returned (for
     log-probabilities computed stably from them), else its activations.
+    ``n_threads`` is for the elementwise loops, ``vec_threads`` for the
+    products of the few-sample path (up to GEMV_MAX_ROWS rows), which call
+    no BLAS.
     """
     cdef intp n = X.shape[0], n_out = out_arr.shape[1], start, rows, i, j
     cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out, g_off,
                              dropout, running, reg, capacity, n_threads,
                              False, False)
     cdef floating *res = &work[0] + _act_offset(&net, net.n_layers - 1)
+    net.vec_threads = max(1, vec_threads)
     with nogil:
         start = 0
         while start < n:
@@ -1002,6 +1045,77 @@ def forward(
                 for j in range(n_out):
                     out_arr[start + i, j] = res[i * n_out + j]
             start += rows
+
+
+FEW_ROWS = GEMV_MAX_ROWS   # the most rows Plan.forward_few takes
+
+
+cdef class Plan:
+    """A network's structure bound once, for predictions of a few samples.
+
+    ``forward`` would convert a dozen arrays on every call (microseconds,
+    as long as the product itself for one MNIST sample); a Plan keeps them,
+    and its ``forward_few`` takes just the inputs, parameters and output.
+    """
+    cdef Net net
+    cdef const intp[::1] sizes, w_off, b_off, g_off
+    cdef const int[::1] act
+    cdef const double[::1] act_param, dropout
+    cdef readonly object running
+    cdef const double[::1] _running
+    cdef intp n_work
+
+    def __cinit__(self, const intp[::1] sizes, const intp[::1] w_off,
+                  const intp[::1] b_off, const int[::1] act,
+                  const double[::1] act_param, int out,
+                  const intp[::1] g_off, const double[::1] dropout,
+                  running, Reg reg):
+        self.sizes, self.w_off, self.b_off, self.g_off = sizes, w_off, b_off, g_off
+        self.act, self.act_param, self.dropout = act, act_param, dropout
+        self.running = running
+        self._running = running
+        self.net = _make_net(self.sizes, self.w_off, self.b_off, self.act,
+                             self.act_param, out, self.g_off, self.dropout,
+                             self._running, reg, GEMV_MAX_ROWS, 1, False, False)
+        self.n_work = _n_work(&sizes[0], sizes.shape[0] - 1, GEMV_MAX_ROWS)
+
+    def forward_few(self, const floating[:, ::1] X, const floating[::1] theta,
+                    floating[:, ::1] out_arr, int vec_threads, bint logits):
+        """Outputs for up to GEMV_MAX_ROWS rows of X, as ``forward``.
+
+        Returns False, leaving out_arr unspecified, when X holds NaN or
+        infinity (the caller then reports it).
+        """
+        cdef intp rows = X.shape[0], n_in = X.shape[1], i, j
+        cdef intp n_out = out_arr.shape[1]
+        cdef Net net = self.net
+        cdef floating *work
+        cdef const floating *res
+        cdef floating total = 0
+        if not 0 < rows <= GEMV_MAX_ROWS:
+            raise ValueError(f"forward_few takes 1 to {GEMV_MAX_ROWS} rows")
+        if (n_in != net.sizes[0] or out_arr.shape[0] != rows
+                or n_out != net.sizes[net.n_layers]):
+            raise ValueError("X, out and the network do not match")
+        net.vec_threads = max(1, vec_threads)
+        with nogil:
+            # 0 * x is NaN for x infinite or NaN: one sum tells both
+            for i in range(rows * n_in):
+                total += 0 * (&X[0, 0])[i]
+            if total != 0:
+                with gil:
+                    return False
+            work = <floating *>malloc(self.n_work * sizeof(floating))
+            if work == NULL:
+                with gil:
+                    raise MemoryError()
+            _forward(&net, &theta[0], &X[0, 0], rows, work, NULL, False, logits)
+            res = work + _act_offset(&net, net.n_layers - 1)
+            for i in range(rows):
+                for j in range(n_out):
+                    out_arr[i, j] = res[i * n_out + j]
+            free(work)
+        return True
 
 
 def optimizer_step(

@@ -44,7 +44,12 @@ from sklearn.utils.validation import (
 from . import _engine
 from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params
 from ._schedules import SCHEDULE_DEFAULTS, epoch_rates, schedule_params
-from ._threads import blas_threads, effective_n_threads, training_plan
+from ._threads import (
+    blas_threads,
+    effective_n_threads,
+    prediction_n_threads,
+    training_plan,
+)
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 #: Decay of the squared-gradient averages when ``rho=None`` (PyTorch's).
@@ -704,20 +709,52 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     # Prediction ---------------------------------------------------------------
 
     def _forward(self, X, check_input=True, logits=False):
+        net = self._network
+        if (
+            check_input
+            and type(X) is np.ndarray
+            and X.ndim == 2
+            and 0 < X.shape[0] <= _engine.FEW_ROWS
+            and X.shape[1] == self.n_features_in_
+            and X.dtype == net.dtype
+            and X.flags.c_contiguous
+            and "feature_names_in_" not in self.__dict__
+            and not self._user_params()
+        ):
+            # Latency path for a few samples: no scikit-learn validation
+            # (its checks are done here or, for NaN/inf, in the engine).
+            out = net.forward_few(self._theta, X, logits,
+                                  prediction_n_threads(self.n_threads))
+            if out is not None:
+                return out
         if check_input:
             X = self._check_predict_input(X)
         else:
             X = np.ascontiguousarray(X, dtype=self._network.dtype)
         theta = self._theta
-        if any(c.base is not theta for c in self.coefs_) or any(
-            b.base is not theta for b in self.intercepts_
-        ):
+        if self._user_params():
             # The user replaced coefs_/intercepts_: predict with theirs.
             theta = self._pack(self._network)
         # BLAS's own pool parallelises prediction's GEMMs; the engine's
         # elementwise loops stay on one thread so that the two pools never
         # compete (threadpoolctl cannot be switched per call: not thread-safe).
-        return self._network.forward(theta, X, n_threads=1, logits=logits)
+        # A few samples take the engine's own vector-matrix products, which
+        # call no BLAS and share the columns between OpenMP threads.
+        return self._network.forward(
+            theta, X, n_threads=1, logits=logits,
+            vec_threads=prediction_n_threads(self.n_threads),
+        )
+
+    def _user_params(self):
+        """Whether coefs_ or intercepts_ hold arrays other than views of theta."""
+        theta = self._theta
+        for c in self.coefs_:
+            if c.base is not theta:
+                return True
+        for b in self.intercepts_:
+            if b.base is not theta:
+                return True
+        return False
 
     def _check_predict_input(self, X):
         """scikit-learn's validation, with a fast path for what prediction

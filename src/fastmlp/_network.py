@@ -301,9 +301,11 @@ class Network:
             update_stats)
         return loss, grad
 
-    def forward(self, theta, X, n_threads=1, capacity=None, logits=False):
+    def forward(self, theta, X, n_threads=1, capacity=None, logits=False,
+                vec_threads=1):
         """Outputs of the network: the output activations, or with
-        ``logits=True`` the output layer's pre-activations."""
+        ``logits=True`` the output layer's pre-activations.  ``vec_threads``
+        share the products of a prediction of a few samples."""
         n = X.shape[0]
         out = np.empty((n, self.sizes[-1]), dtype=self.dtype)
         if n == 0:
@@ -312,8 +314,25 @@ class Network:
             capacity = min(n, 2048)
         work, _ = self.workspace(capacity)
         _engine.forward(X, theta, out, *self._args(), capacity, work, n_threads,
-                        logits)
+                        logits, vec_threads)
         return out
+
+    def forward_few(self, theta, X, logits=False, vec_threads=1):
+        """``forward`` for 1 to 4 rows of X (C-contiguous, this network's
+        dtype) through a cached :class:`_engine.Plan`; None when X holds NaN
+        or infinity."""
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan.running is not self.running:
+            plan = self._plan = _engine.Plan(*self._args())
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+        if plan.forward_few(X, theta, out, vec_threads, logits):
+            return out
+        return None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_plan", None)  # rebuilt on demand; holds raw pointers
+        return state
 
     def _weights(self, sample_weight):
         if sample_weight is None:

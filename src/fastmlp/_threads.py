@@ -20,6 +20,25 @@ def effective_n_threads(n_threads):
     """
     if n_threads is not None:
         return int(n_threads)
+    return _default_n_threads()
+
+
+def prediction_n_threads(n_threads):
+    """``effective_n_threads`` for predictions of a few samples, where its
+    system calls would be a tenth of the latency: the default is looked up
+    once per process (environment and CPU affinity as they were then)."""
+    if n_threads is not None:
+        return int(n_threads)
+    global _PREDICTION_DEFAULT
+    if _PREDICTION_DEFAULT is None:
+        _PREDICTION_DEFAULT = _default_n_threads()
+    return _PREDICTION_DEFAULT
+
+
+_PREDICTION_DEFAULT = None
+
+
+def _default_n_threads():
     env = os.environ.get("OMP_NUM_THREADS")
     if env:
         try:
