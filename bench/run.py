@@ -21,6 +21,7 @@ import argparse
 import gc
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -54,8 +55,9 @@ class PeakRSS:
     every 2 ms from /proc/self/statm (the kernel's own high-water mark cannot
     be reset in every sandbox)."""
 
+    page = os.sysconf("SC_PAGE_SIZE")
+
     def __enter__(self):
-        self.page = os.sysconf("SC_PAGE_SIZE")
         self.peak = self._rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -179,12 +181,45 @@ def predict_times(clf, X, repeats, torch_model=None, threads=2):
     return out
 
 
-def load(data_dir):
+RUNNERS = {"fastmlp": run_fastmlp, "scikit-learn": run_sklearn, "pytorch": run_torch}
+
+
+def memory_child(args):
+    """In a fresh process: load the data and the library, then fit one epoch
+    and print the fit's peak RSS above the RSS before it (MB).  A process of
+    its own, because in the main one memory freed by an earlier run stays
+    resident and hides what a later run allocates."""
+    name, config, threads = args.memory_child
+    h, b = config.split("/")
+    hidden = tuple(int(v) for v in h.split(","))
+    X, y, _ = load(args.data_dir, quiet=True)
+    if name == "pytorch":
+        import torch  # noqa: F401  (imported before the baseline)
+    gc.collect()
+    before = PeakRSS()._rss()
+    _, peak_mb, _ = RUNNERS[name](X, y, hidden, int(b), int(threads))
+    print(json.dumps({"extra_mb": peak_mb - before / 2**20,
+                      "x_mb": X.nbytes / 2**20}))
+
+
+def fit_memory(name, config, threads, data_dir):
+    """(extra MB during fit, MB of X) of one fit in a child process."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, config,
+           str(threads)]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    return res["extra_mb"], res["x_mb"]
+
+
+def load(data_dir, quiet=False):
     folder = os.path.join(data_dir, "mnist") if data_dir else None
     if folder and os.path.isdir(folder):
         X, y, _, _ = load_idx_folder(folder)
         return X, y, "MNIST"
-    print("MNIST not found: synthetic data of its shape (60000 x 784, 10 classes)")
+    if not quiet:
+        print("MNIST not found: synthetic data of its shape (60000 x 784, 10 classes)")
     rng = np.random.default_rng(0)
     return rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000), "synthetic"
 
@@ -198,7 +233,13 @@ def main(argv=None):
                         help="e.g. 256,128/128 (hidden/batch)")
     parser.add_argument("--quick", action="store_true",
                         help="skip scikit-learn on the two largest configs")
+    parser.add_argument("--memory-configs", nargs="*", default=["256,128/128"],
+                        help="configs whose fit memory is measured, each library "
+                             "in a fresh process")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_child:
+        return memory_child(args)
 
     X_all, y_all, data_name = load(args.data_dir)
     try:
@@ -241,18 +282,16 @@ def main(argv=None):
             contenders["pytorch"] = run_torch
         run_fastmlp(X[:2048], y[:2048], hidden, batch, args.threads)  # warm-up
         times = {k: [] for k in contenders}
-        rss = {k: 0.0 for k in contenders}
         fitted = {}
         reps = 1 if big and args.repeats > 1 else args.repeats
         for _ in range(reps):
             for name, fn in contenders.items():
-                t, r, model = fn(X, y, hidden, batch, args.threads)
+                t, _, model = fn(X, y, hidden, batch, args.threads)
                 times[name].append(t)
-                rss[name] = max(rss[name], r)
                 fitted[name] = model
         best = {k: min(v) for k, v in times.items()}
         row = dict(config=f"{hidden}/{batch}", n_samples=X.shape[0], best=best,
-                   rss_mb=rss, gflops=flops / best["fastmlp"] / 1e9,
+                   gflops=flops / best["fastmlp"] / 1e9,
                    peak_fraction=flops / best["fastmlp"] / 1e9 / peaks[args.threads],
                    threads=args.threads)
         rows.append(row)
@@ -265,11 +304,14 @@ def main(argv=None):
               if have_torch else None)
     pred = predict_times(clf, X_all, args.repeats + 2, tmodel, args.threads)
 
+    memory = {}
+    for config in args.memory_configs:
+        memory[config] = {
+            name: fit_memory(name, config, args.threads, args.data_dir)[0]
+            for name in RUNNERS if name != "pytorch" or have_torch
+        }
 
     x_bytes = X_all.nbytes / 2**20
-    baseline = PeakRSS()
-    baseline.__enter__()
-    baseline.__exit__()
     print(f"\n{data_name}, relu, Adam, float32, one epoch, {args.threads} threads; "
           f"best of {args.repeats}; X is {x_bytes:.0f} MB as float32\n")
     head = "| config | samples | fastmlp s | samples/s | GFLOP/s | % of sgemm peak |"
@@ -277,8 +319,6 @@ def main(argv=None):
     for other in ("scikit-learn", "pytorch"):
         head += f" {other} s | {other} / fastmlp |"
         sep += "---|---|"
-    head += " peak RSS MB during fit (fastmlp / sklearn / torch) |"
-    sep += "---|"
     print(head)
     print(sep)
     for r in rows:
@@ -291,11 +331,11 @@ def main(argv=None):
                 line += f" {b[other]:.3f} | {b[other] / b['fastmlp']:.2f}x |"
             else:
                 line += " - | - |"
-        line += " " + " / ".join(f"{r['rss_mb'].get(k, float('nan')):.0f}"
-                                 for k in ("fastmlp", "scikit-learn", "pytorch")) + " |"
         print(line)
-    print(f"\n(process RSS at the end: {baseline.mb:.0f} MB; it includes X and all three "
-          "libraries)")
+    for config, mem in memory.items():
+        print(f"\nmemory, {config}: peak RSS of the fit above the process before it "
+              f"(X, {x_bytes:.0f} MB, already loaded; each in a fresh process): "
+              + ", ".join(f"{k} {v:.0f} MB" for k, v in mem.items()))
     print(f"\npredict_proba, (256, 128) model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
           + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
              f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")
@@ -308,7 +348,7 @@ def main(argv=None):
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "run.json"), "w") as f:
         json.dump(dict(data=data_name, peaks=peaks, rows=rows, predict=pred,
-                       scaling=scale), f, indent=1)
+                       scaling=scale, fit_memory_mb=memory, x_mb=x_bytes), f, indent=1)
     try:
         import matplotlib
 

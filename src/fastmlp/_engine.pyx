@@ -786,15 +786,25 @@ cdef void _optimizer_step(const Net *net, const OptParams *opt,
 
     t is the 1-based step count, lr this step's learning rate.  Blocks that
     straddle the end of the weights (adamw's decay) are cut there.
+
+    One equal contiguous part per thread, not fixed-size blocks: thread i
+    then updates the rows of the first (largest) weight matrix whose
+    gradient it has just computed in the split GEMM, still in its core's
+    cache (measured on MNIST (100,)/128, 2 threads: 16K-element blocks, 3
+    to one thread and 2 to the other, made the step 20% slower; running it
+    on one thread of the two, 4x slower: the other core's half of the
+    gradient then has to cross over).
     """
-    cdef intp blk, i0, i1, cut, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
     cdef int nt = _threads(net, n)
+    cdef intp blk, i0, i1, cut
+    cdef intp per = ((n + nt - 1) // nt + 15) // 16 * 16
+    cdef intp nb = (n + per - 1) // per
     cdef double c1 = 1.0 - pow(opt.beta1, <double>t)
     cdef double c2 = 1.0 - pow(opt.beta2, <double>t)
     cdef double wd = opt.weight_decay if opt.solver == ADAMW else 0.0
     for blk in prange(nb, schedule='static', num_threads=nt):
-        i0 = blk * ELEM_BLOCK
-        i1 = min(i0 + ELEM_BLOCK, n)
+        i0 = blk * per
+        i1 = min(i0 + per, n)
         cut = min(max(opt.n_decay, i0), i1)
         if cut > i0:
             _step_block(opt, theta, grad, state, n, i0, cut, lr, c1, c2, wd)
