@@ -293,6 +293,16 @@ FM_KERNEL void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
     }                                                                         \
 }                                                                             \
                                                                               \
+/* 1 if x[0:n] holds NaN or infinity, else 0: 0 * x is 0 exactly when x    \
+ * is finite, so one (reorderable) sum tells. */                             \
+FM_KERNEL int fm_nonfinite_##S(const T *x, ptrdiff_t n)                       \
+{                                                                             \
+    T acc = 0;                                                                \
+    _Pragma("omp simd reduction(+:acc)")                                      \
+    for (ptrdiff_t i = 0; i < n; i++) acc += (T)0 * x[i];                     \
+    return acc != 0;                                                          \
+}                                                                             \
+                                                                              \
 FM_KERNEL void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,           \
                         ptrdiff_t rows, ptrdiff_t cols)                       \
 {                                                                             \

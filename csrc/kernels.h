@@ -72,6 +72,7 @@ uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t st
                                     double scale);                            \
     void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,    \
                        ptrdiff_t n, T *y);                                    \
+    int fm_nonfinite_##S(const T *x, ptrdiff_t n);                            \
     void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,       \
                             ptrdiff_t rows, ptrdiff_t cols);                  \
     void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,   \

@@ -409,3 +409,23 @@ def test_dtype_change_on_warm_start(data):
     with pytest.raises(ValueError, match="dtype='float64' differs from the dtype"):
         est.set_params(dtype="float64").fit(X, y)
     assert_unchanged(est, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_engine_finiteness_check(dtype, n_threads):
+    """The fit's parallel NaN/inf check finds one bad value anywhere, in
+    either dtype, and passes extreme finite values."""
+    from fastmlp import _engine
+
+    X = np.zeros((300, 257), dtype=dtype)
+    X[0, 0] = np.finfo(dtype).max
+    X[1, 1] = -np.finfo(dtype).max
+    X[2, 2] = np.finfo(dtype).tiny / 4  # subnormal
+    assert _engine.all_finite(X, n_threads)
+    assert _engine.all_finite(X[:0], n_threads)
+    for bad in (np.nan, np.inf, -np.inf):
+        for i in (0, 16383, 16384, X.size - 1):  # ends of the 16K blocks
+            Xb = X.copy()
+            Xb.flat[i] = bad
+            assert not _engine.all_finite(Xb, n_threads)

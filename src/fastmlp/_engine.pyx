@@ -1128,6 +1128,27 @@ cdef class Plan:
         return True
 
 
+def all_finite(const floating[:, ::1] X, int n_threads=1):
+    """Whether X holds no NaN and no infinity: scikit-learn's check, on
+    `n_threads` threads and without a temporary."""
+    cdef intp n = X.shape[0] * X.shape[1], blk, i0, i1
+    cdef intp nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = max(1, n_threads) if n >= PARALLEL_MIN else 1
+    cdef const floating *x
+    cdef intp bad = 0
+    if n == 0:
+        return True
+    x = &X[0, 0]
+    for blk in prange(nb, schedule='static', num_threads=nt, nogil=True):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        if floating is float:
+            bad += fm_nonfinite_f(x + i0, i1 - i0)
+        else:
+            bad += fm_nonfinite_d(x + i0, i1 - i0)
+    return bad == 0
+
+
 def optimizer_step(
     floating[::1] theta,                 # INOUT
     const floating[::1] grad,            # IN

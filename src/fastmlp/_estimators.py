@@ -745,6 +745,13 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             vec_threads=prediction_n_threads(self.n_threads),
         )
 
+    def _check_finite(self, X):
+        """scikit-learn's NaN/inf check of the training data, on the fit's
+        threads (a single-threaded sum over MNIST takes 8 ms); scikit-learn
+        words the error when there is one."""
+        if not _engine.all_finite(X, effective_n_threads(self.n_threads)):
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+
     def _user_params(self):
         """Whether coefs_ or intercepts_ hold arrays other than views of theta."""
         theta = self._theta
@@ -1208,8 +1215,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(
-            self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset
+            self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset,
+            ensure_all_finite=False,
         )
+        self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
@@ -1659,8 +1668,9 @@ n_layers_, n_outputs_
         out = self._out_activation()
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
-            order="C", reset=reset,
+            order="C", reset=reset, ensure_all_finite=False,
         )
+        self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         # y is validated in float64; a value beyond float32's range only

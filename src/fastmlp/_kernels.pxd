@@ -33,6 +33,8 @@ cdef extern from "kernels.h" nogil:
     double fm_scaled_copy_sumsq_d(double *dst, const double *src, Py_ssize_t n, double scale)
     void fm_vecmat_f(const float *x, Py_ssize_t m, const float *W, Py_ssize_t ldw, Py_ssize_t n, float *y)
     void fm_vecmat_d(const double *x, Py_ssize_t m, const double *W, Py_ssize_t ldw, Py_ssize_t n, double *y)
+    int fm_nonfinite_f(const float *x, Py_ssize_t n)
+    int fm_nonfinite_d(const double *x, Py_ssize_t n)
     void fm_gather_rows_f(float *dst, const float *src, const Py_ssize_t *idx, Py_ssize_t rows, Py_ssize_t cols)
     void fm_gather_rows_d(double *dst, const double *src, const Py_ssize_t *idx, Py_ssize_t rows, Py_ssize_t cols)
     void fm_sgd_step_f(float *theta, const float *grad, float *velocity, Py_ssize_t n, double lr, double momentum, int nesterov)
