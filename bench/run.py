@@ -39,6 +39,7 @@ from fastmlp import MLPClassifier  # noqa: E402
 from fastmlp._datasets import find_data_dir, load_idx_folder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+IDLE = 0.5  # seconds of rest before each timed run
 
 #: (hidden layers, batch size, training samples or None for all)
 CONFIGS = [
@@ -156,6 +157,7 @@ def predict_times(clf, X, repeats, torch_model=None, threads=2):
     many = X[:10000].copy()
 
     def best(fn, inner):
+        time.sleep(IDLE)
         fn()
         b = np.inf
         for _ in range(repeats):
@@ -265,6 +267,7 @@ def main(argv=None):
     scale = {1: np.inf, args.threads: np.inf}
     for _ in range(max(2, args.repeats)):
         for nt in scale:
+            time.sleep(IDLE)
             t = run_fastmlp(X_all[:20000], y_all[:20000], (1024, 1024), 256, nt)[0]
             scale[nt] = min(scale[nt], t)
     print(f"sgemm peak (cython_blas, 4096^3): "
@@ -288,6 +291,10 @@ def main(argv=None):
         reps = 1 if big and args.repeats > 1 else args.repeats
         for _ in range(reps):
             for name, fn in contenders.items():
+                # The previous library's threads spin for a while after its
+                # last parallel region (OpenMP, OpenBLAS, MKL): let them go
+                # idle, so that no run pays for the one before it.
+                time.sleep(IDLE)
                 t, _, model = fn(X, y, hidden, batch, args.threads)
                 times[name].append(t)
                 fitted[name] = model
