@@ -293,6 +293,15 @@ FM_KERNEL void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
     }                                                                         \
 }                                                                             \
                                                                               \
+/* sum(x[0:n]**2) in double. */                                              \
+FM_KERNEL double fm_sumsq_##S(const T *x, ptrdiff_t n)                        \
+{                                                                             \
+    double acc = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:acc)")                                      \
+    for (ptrdiff_t i = 0; i < n; i++) acc += (double)x[i] * (double)x[i];     \
+    return acc;                                                               \
+}                                                                             \
+                                                                              \
 /* 1 if x[0:n] holds NaN or infinity, else 0: 0 * x is 0 exactly when x    \
  * is finite, so one (reorderable) sum tells. */                             \
 FM_KERNEL int fm_nonfinite_##S(const T *x, ptrdiff_t n)                       \
@@ -313,45 +322,58 @@ FM_KERNEL void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,   
 /* scikit-learn's SGD: v <- mu v - lr g; theta += v, or with Nesterov        \
  * (Bengio's reparametrisation) theta += mu v - lr g. */                     \
 FM_KERNEL void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,       \
-                     double lr, double momentum, int nesterov)                \
+                     double lr, double momentum, int nesterov, double l2,     \
+                     double *ss)                                              \
 {                                                                             \
-    const T eta = (T)lr, mu = (T)momentum;                                    \
+    const T eta = (T)lr, mu = (T)momentum, lam = (T)l2;                       \
+    double acc = 0.0;                                                         \
     if (momentum == 0.0) {                                                    \
-        _Pragma("omp simd")                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) theta[i] -= eta * grad[i];          \
-    } else if (nesterov) {                                                    \
-        _Pragma("omp simd")                                                   \
+        _Pragma("omp simd reduction(+:acc)")                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            T v = mu * velocity[i] - eta * grad[i];                           \
+            theta[i] -= eta * (grad[i] + lam * theta[i]);                     \
+            acc += (double)theta[i] * (double)theta[i];                       \
+        }                                                                     \
+    } else if (nesterov) {                                                    \
+        _Pragma("omp simd reduction(+:acc)")                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            T g = grad[i] + lam * theta[i];                                   \
+            T v = mu * velocity[i] - eta * g;                                 \
             velocity[i] = v;                                                  \
-            theta[i] += mu * v - eta * grad[i];                               \
+            theta[i] += mu * v - eta * g;                                     \
+            acc += (double)theta[i] * (double)theta[i];                       \
         }                                                                     \
     } else {                                                                  \
-        _Pragma("omp simd")                                                   \
+        _Pragma("omp simd reduction(+:acc)")                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            T v = mu * velocity[i] - eta * grad[i];                           \
+            T v = mu * velocity[i] - eta * (grad[i] + lam * theta[i]);        \
             velocity[i] = v;                                                  \
             theta[i] += v;                                                    \
+            acc += (double)theta[i] * (double)theta[i];                       \
         }                                                                     \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* Adam as scikit-learn (Kingma & Ba, Sec. 2 form): lr_t carries both bias   \
  * corrections and eps is added to the uncorrected sqrt(v). */               \
 FM_KERNEL void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,       \
-                      double lr_t, double beta1, double beta2, double eps)    \
+                      double lr_t, double beta1, double beta2, double eps,    \
+                      double l2, double *ss)                                  \
 {                                                                             \
     const T b1 = (T)beta1, b2 = (T)beta2, c1 = (T)(1.0 - beta1),              \
-            c2 = (T)(1.0 - beta2), lr = (T)lr_t, e = (T)eps;                  \
-    _Pragma("omp simd")                                                       \
+            c2 = (T)(1.0 - beta2), lr = (T)lr_t, e = (T)eps, lam = (T)l2;     \
+    double acc = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:acc)")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i];                                                        \
+        T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + c1 * g;                                            \
         T vi = b2 * v[i] + c2 * (g * g);                                      \
         m[i] = mi;                                                            \
         v[i] = vi;                                                            \
         theta[i] -= lr * mi / (SQRT_##S(vi) + e);                             \
+        acc += (double)theta[i] * (double)theta[i];                           \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* AdamW as PyTorch (Loshchilov & Hutter): theta *= 1 - lr * decay (decay   \
@@ -360,35 +382,43 @@ FM_KERNEL void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n
  * c1 = 1 - beta1^t and c2 = 1 - beta2^t. */                                 \
 FM_KERNEL void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,      \
                        double lr, double c1, double c2, double beta1,         \
-                       double beta2, double eps, double decay)                \
+                       double beta2, double eps, double decay, double l2,     \
+                       double *ss)                                            \
 {                                                                             \
+    const T lam = (T)l2;                                                      \
+    double acc = 0.0;                                                         \
     const T b1 = (T)beta1, b2 = (T)beta2, d1 = (T)(1.0 - beta1),              \
             d2 = (T)(1.0 - beta2), step = (T)(lr / c1),                       \
             rc2 = (T)(1.0 / sqrt(c2)), e = (T)eps, keep = (T)(1.0 - lr * decay); \
-    _Pragma("omp simd")                                                       \
+    _Pragma("omp simd reduction(+:acc)")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i];                                                        \
+        T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + d1 * g;                                            \
         T vi = b2 * v[i] + d2 * (g * g);                                      \
         m[i] = mi;                                                            \
         v[i] = vi;                                                            \
         theta[i] = theta[i] * keep - step * mi / (SQRT_##S(vi) * rc2 + e);    \
+        acc += (double)theta[i] * (double)theta[i];                           \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* Adagrad as PyTorch (Duchi et al., diagonal): G += g^2;                    \
  * theta -= lr * g / (sqrt(G) + eps), eps outside the square root. */        \
 FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,          \
-                         double lr, double eps)                               \
+                         double lr, double eps, double l2, double *ss)        \
 {                                                                             \
-    const T eta = (T)lr, e = (T)eps;                                          \
-    _Pragma("omp simd")                                                       \
+    const T eta = (T)lr, e = (T)eps, lam = (T)l2;                             \
+    double acc = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:acc)")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i];                                                        \
+        T g = grad[i] + lam * theta[i];                                       \
         T Gi = G[i] + g * g;                                                  \
         G[i] = Gi;                                                            \
         theta[i] -= eta * g / (SQRT_##S(Gi) + e);                             \
+        acc += (double)theta[i] * (double)theta[i];                           \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* RMSProp as PyTorch: E <- rho E + (1 - rho) g^2; avg = sqrt(E) + eps (eps  \
@@ -397,13 +427,14 @@ FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,  
  * buf <- momentum buf + g / avg, theta -= lr buf; else theta -= lr g/avg. */ \
 FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
                          ptrdiff_t n, double lr, double rho, double eps,      \
-                         double momentum)                                     \
+                         double momentum, double l2, double *ss)              \
 {                                                                             \
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
-            mu = (T)momentum;                                                 \
-    _Pragma("omp simd")                                                       \
+            mu = (T)momentum, lam = (T)l2;                                    \
+    double acc = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:acc)")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i];                                                        \
+        T g = grad[i] + lam * theta[i];                                       \
         T Ei = r * E[i] + c * (g * g);                                        \
         E[i] = Ei;                                                            \
         T avg;                                                                \
@@ -421,25 +452,32 @@ FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gav
         } else {                                                              \
             theta[i] -= eta * g / avg;                                        \
         }                                                                     \
+        acc += (double)theta[i] * (double)theta[i];                           \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* Adadelta as PyTorch (Zeiler 2012 with a learning rate, 1 in the paper):   \
  * Eg <- rho Eg + (1 - rho) g^2; dx = sqrt(Edx + eps) / sqrt(Eg + eps) * g;  \
  * Edx <- rho Edx + (1 - rho) dx^2; theta -= lr dx (eps inside both roots). */ \
 FM_KERNEL void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,             \
-                          ptrdiff_t n, double lr, double rho, double eps)     \
+                          ptrdiff_t n, double lr, double rho, double eps,     \
+                          double l2, double *ss)                              \
 {                                                                             \
-    const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps;          \
-    _Pragma("omp simd")                                                       \
+    const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
+            lam = (T)l2;                                                      \
+    double acc = 0.0;                                                         \
+    _Pragma("omp simd reduction(+:acc)")                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i];                                                        \
+        T g = grad[i] + lam * theta[i];                                       \
         T Egi = r * Eg[i] + c * (g * g);                                      \
         Eg[i] = Egi;                                                          \
         T dx = SQRT_##S(Edx[i] + e) / SQRT_##S(Egi + e) * g;                  \
         Edx[i] = r * Edx[i] + c * (dx * dx);                                  \
         theta[i] -= eta * dx;                                                 \
+        acc += (double)theta[i] * (double)theta[i];                           \
     }                                                                         \
+    if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
 /* Batch statistics of columns [0, cols) (row stride ld), in double: the     \

@@ -72,24 +72,32 @@ uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t st
                                     double scale);                            \
     void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,    \
                        ptrdiff_t n, T *y);                                    \
+    double fm_sumsq_##S(const T *x, ptrdiff_t n);                             \
     int fm_nonfinite_##S(const T *x, ptrdiff_t n);                            \
     void fm_gather_rows_##S(T *dst, const T *src, const ptrdiff_t *idx,       \
                             ptrdiff_t rows, ptrdiff_t cols);                  \
+    /* Optimiser updates of theta[0:n]: the gradient used is                 \
+     * grad + l2 * theta (scikit-learn's L2 penalty folded in, 0 past the     \
+     * weights); *ss (when not NULL) receives sum(theta**2) after the update, \
+     * in double: the next minibatch's penalty, without another pass. */      \
     void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n,   \
-                         double lr, double momentum, int nesterov);           \
+                         double lr, double momentum, int nesterov, double l2, \
+                         double *ss);                                         \
     void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,   \
                           double lr_t, double beta1, double beta2,            \
-                          double eps);                                        \
+                          double eps, double l2, double *ss);                 \
     void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n,  \
                            double lr, double c1, double c2, double beta1,     \
-                           double beta2, double eps, double decay);           \
+                           double beta2, double eps, double decay, double l2, \
+                           double *ss);                                       \
     void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,      \
-                             double lr, double eps);                          \
+                             double lr, double eps, double l2, double *ss);   \
     void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,  \
                              ptrdiff_t n, double lr, double rho, double eps,  \
-                             double momentum);                                \
+                             double momentum, double l2, double *ss);         \
     void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,         \
-                              ptrdiff_t n, double lr, double rho, double eps); \
+                              ptrdiff_t n, double lr, double rho, double eps, \
+                              double l2, double *ss);                         \
     void fm_bn_stats_##S(const T *z, ptrdiff_t rows, ptrdiff_t ld,           \
                          ptrdiff_t cols, double *mean, double *var);          \
     void fm_bn_normalize_act_##S(T *z, T *xhat, ptrdiff_t rows, ptrdiff_t ld, \

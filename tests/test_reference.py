@@ -114,9 +114,12 @@ SOLVER_CASES = [
 @pytest.mark.parametrize("solver, kw, step", SOLVER_CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(SOLVER_CASES)])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_optimizer_against_reference(solver, kw, step, dtype, rtol, n_threads):
+@pytest.mark.parametrize("l2", [0.0, 0.003])
+def test_optimizer_against_reference(solver, kw, step, dtype, rtol, n_threads, l2):
     """20 steps on fixed random gradients; 100k parameters so that the
-    engine's blocks and threads are exercised; adamw decays the first 60%."""
+    engine's blocks and threads are exercised; the first 60% are the
+    weights: adamw decays them, and the L2 term l2 * theta is added to their
+    gradient inside the step, which returns their sum of squares."""
     rng = np.random.RandomState(0)
     n = 100_003
     n_decay = 60_000
@@ -125,10 +128,13 @@ def test_optimizer_against_reference(solver, kw, step, dtype, rtol, n_threads):
     opt = opt_params(solver=solver, n_decay=n_decay, **kw)
     state = np.zeros(n * _engine.n_state_vectors(opt), dtype)
     expected = theta.astype(np.float64)
-    ref_state = {"mask": (np.arange(n) < n_decay).astype(float)}
+    mask = (np.arange(n) < n_decay).astype(float)
+    ref_state = {"mask": mask}
     for t in range(1, 21):
-        _engine.optimizer_step(theta, grads[t - 1], state, t, opt, n_threads)
-        expected = step(expected, grads[t - 1].astype(np.float64), ref_state, t)
+        ss = _engine.optimizer_step(theta, grads[t - 1], state, t, opt, n_threads, l2)
+        g = grads[t - 1].astype(np.float64) + l2 * mask * expected
+        expected = step(expected, g, ref_state, t)
+        assert ss == pytest.approx(np.sum(expected[:n_decay] ** 2), rel=10 * rtol)
     # relative to the vector's scale: elements that cancel to ~0 have no
     # meaningful elementwise relative error in float32
     np.testing.assert_allclose(theta, expected, rtol=rtol,

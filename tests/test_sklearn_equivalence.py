@@ -80,20 +80,24 @@ def test_weights_after_five_steps_match_sklearn(kind, solver_kw):
     assert fm.t_ == sk.t_
 
 
+@pytest.mark.parametrize("alpha", [1e-4, 0.05])
 @pytest.mark.parametrize("solver_kw", SOLVERS[2:])
-def test_same_random_state_same_initial_weights_and_shuffles(solver_kw):
+def test_same_random_state_same_initial_weights_and_shuffles(solver_kw, alpha):
     """Initial weights and per-epoch shuffles come from scikit-learn's random
     stream in its order: with minibatches and shuffling, float64 training
-    follows scikit-learn's."""
+    follows scikit-learn's, and so does the loss curve, whose L2 term uses
+    the weights' sum of squares that each optimiser step returns for the
+    next minibatch."""
     X, y = problem("multiclass", n=90)
     kw = dict(hidden_layer_sizes=(8,), batch_size=16, max_iter=3,
-              random_state=3, **solver_kw)
+              random_state=3, alpha=alpha, **solver_kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk = SkClassifier(**kw).fit(X, y)
         fm = MLPClassifier(dtype="float64", **kw).fit(X, y)
     for a, b in zip(fm.coefs_, sk.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fm.loss_curve_, sk.loss_curve_, rtol=1e-9)
 
 
 def test_lbfgs_reaches_sklearn_loss():

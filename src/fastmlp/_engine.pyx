@@ -40,6 +40,7 @@ cdef enum:
     ELEM_BLOCK = 16384     # elements per block in flat kernels
     PARALLEL_MIN = 32768   # below this many elements a kernel runs on one thread
     COL_BLOCK = 64         # columns per block in column sums
+    SS_BLOCK = 2048        # elements per partial sum of the optimiser step
 
 # Solver codes, shared with _network.py through the Python names below.
 cdef enum:
@@ -222,9 +223,9 @@ def workspace_sizes(const intp[::1] sizes, intp capacity, intp n_params):
     cdef intp hidden = acts - sizes[L]
     n_work = _n_work(&sizes[0], L, capacity)
     n_blocks = max((capacity + ROW_BLOCK - 1) // ROW_BLOCK,
-                   (n_params + ELEM_BLOCK - 1) // ELEM_BLOCK)
-    # column sums, per-block partial sums, BN's batch means and inverse stds
-    n_dwork = width + n_blocks + 1 + 2 * hidden
+                   (n_params + SS_BLOCK - 1) // SS_BLOCK)
+    # column sums, BN's batch means and inverse stds, per-block partial sums
+    n_dwork = width + 2 * hidden + n_blocks + 1
     return n_work, n_dwork
 
 
@@ -407,9 +408,13 @@ cdef void _bn_forward_train(const Net *net, intp l, floating *z, intp rows,
 
 
 cdef inline double *_bn_mean(const Net *net, double *dwork) noexcept nogil:
-    """BN's batch means (then inverse stds) in dwork, after the partial sums."""
-    cdef intp n_blocks = (net.capacity + ROW_BLOCK - 1) // ROW_BLOCK
-    return dwork + _max_width(net) + n_blocks + 1
+    """BN's batch means (then inverse stds) in dwork, after the column sums."""
+    return dwork + _max_width(net)
+
+
+cdef inline double *_partials(const Net *net, double *dwork) noexcept nogil:
+    """Per-block partial sums in dwork, after BN's statistics."""
+    return dwork + _max_width(net) + 2 * _n_hidden_units(net)
 
 
 cdef void _bn_backward(const Net *net, intp l, floating *dy, intp rows,
@@ -675,7 +680,7 @@ cdef double _forward_backward(
     cdef floating beta
     cdef double loss, ss = 0.0
     cdef double *acc = dwork
-    cdef double *partial = dwork + _max_width(net)
+    cdef double *partial = _partials(net, dwork)
 
     _forward(net, theta, x, rows, work, dwork, True, True)
     D = work + _act_offset(net, L - 1)
@@ -724,11 +729,13 @@ cdef double _forward_backward(
     return loss
 
 
-cdef inline void _step_block(const OptParams *opt, floating *theta,
-                             const floating *grad, floating *state, intp n,
-                             intp i0, intp i1, double lr, double c1,
-                             double c2, double decay) noexcept nogil:
-    """The update of theta[i0:i1]; state holds theta-sized vectors back to back."""
+cdef inline double _step_block(const OptParams *opt, floating *theta,
+                               const floating *grad, floating *state, intp n,
+                               intp i0, intp i1, double lr, double c1,
+                               double c2, double decay, double l2) noexcept nogil:
+    """The update of theta[i0:i1] from grad + l2 * theta; state holds
+    theta-sized vectors back to back.  Returns sum(theta[i0:i1]**2) after."""
+    cdef double ss = 0.0
     cdef intp m = i1 - i0
     cdef floating *s1 = state + i0
     cdef floating *s2 = state + n + i0
@@ -736,29 +743,29 @@ cdef inline void _step_block(const OptParams *opt, floating *theta,
     cdef floating *gavg = NULL
     if opt.solver == SGD:
         if floating is float:
-            fm_sgd_step_f(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov)
+            fm_sgd_step_f(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, &ss)
         else:
-            fm_sgd_step_d(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov)
+            fm_sgd_step_d(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, &ss)
     elif opt.solver == ADAM:
         # scikit-learn's form: both bias corrections folded into the rate
         if floating is float:
             fm_adam_step_f(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
-                           opt.beta1, opt.beta2, opt.eps)
+                           opt.beta1, opt.beta2, opt.eps, l2, &ss)
         else:
             fm_adam_step_d(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
-                           opt.beta1, opt.beta2, opt.eps)
+                           opt.beta1, opt.beta2, opt.eps, l2, &ss)
     elif opt.solver == ADAMW:
         if floating is float:
             fm_adamw_step_f(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
-                            opt.beta1, opt.beta2, opt.eps, decay)
+                            opt.beta1, opt.beta2, opt.eps, decay, l2, &ss)
         else:
             fm_adamw_step_d(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
-                            opt.beta1, opt.beta2, opt.eps, decay)
+                            opt.beta1, opt.beta2, opt.eps, decay, l2, &ss)
     elif opt.solver == ADAGRAD:
         if floating is float:
-            fm_adagrad_step_f(theta + i0, grad + i0, s1, m, lr, opt.eps)
+            fm_adagrad_step_f(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, &ss)
         else:
-            fm_adagrad_step_d(theta + i0, grad + i0, s1, m, lr, opt.eps)
+            fm_adagrad_step_d(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, &ss)
     elif opt.solver == RMSPROP:
         # state: E, then the momentum buffer, then the mean gradient
         if opt.momentum > 0:
@@ -767,49 +774,83 @@ cdef inline void _step_block(const OptParams *opt, floating *theta,
             gavg = state + (2 if opt.momentum > 0 else 1) * n + i0
         if floating is float:
             fm_rmsprop_step_f(theta + i0, grad + i0, s1, buf, gavg, m, lr,
-                              opt.rho, opt.eps, opt.momentum)
+                              opt.rho, opt.eps, opt.momentum, l2, &ss)
         else:
             fm_rmsprop_step_d(theta + i0, grad + i0, s1, buf, gavg, m, lr,
-                              opt.rho, opt.eps, opt.momentum)
+                              opt.rho, opt.eps, opt.momentum, l2, &ss)
     elif opt.solver == ADADELTA:
         if floating is float:
-            fm_adadelta_step_f(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps)
+            fm_adadelta_step_f(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, &ss)
         else:
-            fm_adadelta_step_d(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps)
+            fm_adadelta_step_d(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, &ss)
+    return ss
 
 
-cdef void _optimizer_step(const Net *net, const OptParams *opt,
-                          floating *theta, const floating *grad,
-                          floating *state, intp n, long long t,
-                          double lr) noexcept nogil:
-    """One update of theta from grad: one fused loop over the flat vectors.
+cdef double _optimizer_step(const Net *net, const OptParams *opt,
+                            floating *theta, const floating *grad,
+                            floating *state, intp n, long long t,
+                            double lr, double l2, double *partial) noexcept nogil:
+    """One update of theta from grad + l2 * (the weights): one fused loop
+    over the flat vectors.  Returns sum(weights**2) after the update (the
+    next minibatch's L2 penalty, at no extra pass) when `partial` (one
+    double per SS_BLOCK elements) is given, else 0.
 
-    t is the 1-based step count, lr this step's learning rate.  Blocks that
-    straddle the end of the weights (adamw's decay) are cut there.
+    t is the 1-based step count, lr this step's learning rate.  theta[:n_decay]
+    are the weights: adamw's decay and the L2 term apply there only.
 
-    One equal contiguous part per thread, not fixed-size blocks: thread i
-    then updates the rows of the first (largest) weight matrix whose
-    gradient it has just computed in the split GEMM, still in its core's
-    cache (measured on MNIST (100,)/128, 2 threads: 16K-element blocks, 3
-    to one thread and 2 to the other, made the step 20% slower; running it
-    on one thread of the two, 4x slower: the other core's half of the
-    gradient then has to cross over).
+    Each thread takes one contiguous run of SS_BLOCK-element blocks, not
+    interleaved blocks: thread i then updates the rows of the first (largest)
+    weight matrix whose gradient it has just computed in the split GEMM,
+    still in its core's cache (measured on MNIST (100,)/128, 2 threads:
+    16K-element blocks, 3 to one thread and 2 to the other, made the step
+    20% slower; running it on one thread of the two, 4x slower: the other
+    core's half of the gradient then has to cross over).  The sum of squares
+    is added per block, then over the blocks in order: the same for any
+    number of threads.
     """
     cdef int nt = _threads(net, n)
-    cdef intp blk, i0, i1, cut
-    cdef intp per = ((n + nt - 1) // nt + 15) // 16 * 16
-    cdef intp nb = (n + per - 1) // per
+    cdef intp nblk = (n + SS_BLOCK - 1) // SS_BLOCK
+    cdef intp per = (nblk + nt - 1) // nt
+    cdef intp p, k, i0, i1, cut
     cdef double c1 = 1.0 - pow(opt.beta1, <double>t)
     cdef double c2 = 1.0 - pow(opt.beta2, <double>t)
     cdef double wd = opt.weight_decay if opt.solver == ADAMW else 0.0
-    for blk in prange(nb, schedule='static', num_threads=nt):
-        i0 = blk * per
-        i1 = min(i0 + per, n)
-        cut = min(max(opt.n_decay, i0), i1)
-        if cut > i0:
-            _step_block(opt, theta, grad, state, n, i0, cut, lr, c1, c2, wd)
-        if i1 > cut:
-            _step_block(opt, theta, grad, state, n, cut, i1, lr, c1, c2, 0.0)
+    cdef double ss, total = 0.0
+    for p in prange((nblk + per - 1) // per, schedule='static', num_threads=nt):
+        for k in range(p * per, min(p * per + per, nblk)):
+            i0 = k * SS_BLOCK
+            i1 = min(i0 + SS_BLOCK, n)
+            cut = min(max(opt.n_decay, i0), i1)
+            ss = 0.0
+            if cut > i0:
+                ss = _step_block(opt, theta, grad, state, n, i0, cut, lr, c1, c2,
+                                 wd, l2)
+            if i1 > cut:
+                _step_block(opt, theta, grad, state, n, cut, i1, lr, c1, c2, 0.0,
+                            0.0)
+            if partial != NULL:
+                partial[k] = ss
+    if partial != NULL:
+        for k in range(nblk):
+            total += partial[k]
+    return total
+
+
+cdef double _sumsq(const Net *net, const floating *x, intp n,
+                   double *partial) noexcept nogil:
+    """sum(x[:n]**2) in double, in the optimiser step's blocks and order."""
+    cdef int nt = _threads(net, n)
+    cdef intp nblk = (n + SS_BLOCK - 1) // SS_BLOCK, k, i0
+    cdef double total = 0.0
+    for k in prange(nblk, schedule='static', num_threads=nt):
+        i0 = k * SS_BLOCK
+        if floating is float:
+            partial[k] = fm_sumsq_f(x + i0, min(SS_BLOCK, n - i0))
+        else:
+            partial[k] = fm_sumsq_d(x + i0, min(SS_BLOCK, n - i0))
+    for k in range(nblk):
+        total += partial[k]
+    return total
 
 
 # Python entry points ---------------------------------------------------------
@@ -906,6 +947,8 @@ def train_epoch(
     cdef double loss, sw_sum, sumsq = 0.0, total = 0.0
     cdef intp failed = -1
     cdef intp in_off = _inputs_offset(&net)
+    cdef double *partial = _partials(&net, &dwork[0])
+    cdef double ss_new, unused = 0.0
 
     if n == 0:
         return 0.0, t, 0, -1
@@ -922,6 +965,11 @@ def train_epoch(
     with nogil:
         if net.prof != NULL:
             net.prof[PROF_N] = omp_get_wtime()
+        # The L2 penalty is folded into the optimiser step, which also
+        # returns the weights' new sum of squares for the next minibatch's
+        # loss: no pass over the weights in the backward pass.
+        if opt.alpha > 0:
+            sumsq = _sumsq(&net, &theta[0], opt.n_decay, partial)
         start = 0
         while start < n:
             rows = min(batch_size, n - start)
@@ -958,16 +1006,20 @@ def train_epoch(
                 continue
             _mark(&net, PROF_GATHER)
             loss = _forward_backward(&net, &theta[0], &grad[0], x, y, sw, rows,
-                                     1.0 / sw_sum, opt.alpha, True,
-                                     &work[0], &dwork[0], &sumsq)
+                                     1.0 / sw_sum, 0.0, True,
+                                     &work[0], &dwork[0], &unused)
             loss = (opt.loss_scale * loss + 0.5 * opt.alpha * sumsq) / sw_sum
             if not isfinite(loss):
                 failed = b
                 break
             total += loss * rows
             t += 1
-            _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0],
-                            n_params, t, lr_steps[b] if has_rates else opt.lr)
+            ss_new = _optimizer_step(
+                &net, &opt, &theta[0], &grad[0], &state[0], n_params, t,
+                lr_steps[b] if has_rates else opt.lr, opt.alpha / sw_sum,
+                partial if opt.alpha > 0 else NULL)
+            if opt.alpha > 0:
+                sumsq = ss_new
             _mark(&net, PROF_STEP)
             start += rows
             b += 1
@@ -1156,19 +1208,28 @@ def optimizer_step(
     long long t,                         # 1-based step count of this step
     OptParams opt,
     int n_threads=1,
+    double l2=0.0,
 ):
-    """One optimiser update of ``theta``, as ``train_epoch`` applies it.
+    """One optimiser update of ``theta``, as ``train_epoch`` applies it:
+    from ``grad + l2 * theta`` on the weights (``theta[:opt.n_decay]``).
 
-    Exposed for tests and benchmarks of the optimisers on their own.
+    Returns the weights' sum of squares after the update.  Exposed for
+    tests and benchmarks of the optimisers on their own.
     """
     cdef intp n = theta.shape[0]
     cdef Net net
+    cdef double ss
     net.n_threads = max(1, n_threads)
     net.split_gemm = False
     if grad.shape[0] != n or state.shape[0] < n * n_state_vectors(opt):
         raise ValueError("grad and state must match theta's length")
+    if not 0 <= opt.n_decay <= n:
+        raise ValueError("n_decay must lie in [0, len(theta)]")
+    cdef double[::1] partial = np.empty((n + SS_BLOCK - 1) // SS_BLOCK + 1)
     with nogil:
-        _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0], n, t, opt.lr)
+        ss = _optimizer_step(&net, &opt, &theta[0], &grad[0], &state[0], n, t,
+                             opt.lr, l2, &partial[0])
+    return ss
 
 
 def n_state_vectors(OptParams opt):
