@@ -197,6 +197,16 @@ def test_input_noise_is_gaussian():
     assert a.std() == pytest.approx(0.3, rel=0.01)
     # fourth moment of a Gaussian: 3 sigma^4
     assert (a**4).mean() / 0.3**4 == pytest.approx(3.0, rel=0.05)
+    # the whole distribution (Kolmogorov-Smirnov), and the two numbers of a
+    # Box-Muller pair uncorrelated
+    from scipy.stats import kstest
+
+    assert kstest(a / 0.3, "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(a[0::2], a[1::2])[0, 1]) < 4 / np.sqrt(a.size / 2)
+    # float32 draws the same numbers, rounded
+    b = np.zeros(1000, np.float32)
+    _engine.random_fill(b, 0.0, 0.3, 5, 1, 2, 0)
+    np.testing.assert_allclose(b, a[:1000], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
