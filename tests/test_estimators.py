@@ -478,3 +478,24 @@ def test_prediction_of_a_few_samples_rejects_nan_and_inf(digits, bad, match):
     for method in (clf.predict, clf.predict_proba, clf.predict_log_proba):
         with pytest.raises(ValueError, match=match):
             method(X2)
+
+
+def test_import_leaves_the_environment_as_it_was():
+    """fastmlp sets libgomp's spin count only while its engine loads, and
+    never over a user's own OpenMP wait settings."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, json; before = dict(os.environ); import fastmlp; "
+            "print(json.dumps(dict(os.environ) == before)); "
+            "print(os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["true", "None"]
+    env["GOMP_SPINCOUNT"] = "12345"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["true", "12345"]

@@ -1,5 +1,17 @@
 """fastmlp: a fast multilayer perceptron for the CPU, with scikit-learn's API."""
 
+import os as _os
+
+# OpenMP threads that wait at a barrier spin before they sleep; libgomp's
+# default spin is long (300,000 rounds).  When another process, or the
+# hypervisor, takes a core from a thread its partner then spins in vain at
+# every minibatch: two fits side by side on 2 cores ran 48x slower than one
+# (digits, batch 32), 3.3x with 1,000 rounds, which cost nothing measurable
+# alone (bench/README.md).  libgomp reads the setting when it is loaded, so
+# it is set around the engine's import only, and never over the user's.
+_SPIN = not any(v in _os.environ for v in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"))
+if _SPIN:
+    _os.environ["GOMP_SPINCOUNT"] = "1000"
 try:
     from . import _engine  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -14,6 +26,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "SciPy versions. Reinstall fastmlp against the installed SciPy "
         "(pip install --force-reinstall --no-binary fastmlp fastmlp)."
     ) from exc
+finally:
+    if _SPIN:
+        del _os.environ["GOMP_SPINCOUNT"]
 
 from ._estimators import DivergenceError, MLPClassifier, MLPRegressor
 
