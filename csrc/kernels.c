@@ -416,7 +416,7 @@ FM_KERNEL void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n
     const T b1 = (T)beta1, b2 = (T)beta2, c1 = (T)(1.0 - beta1),              \
             c2 = (T)(1.0 - beta2), lr = (T)lr_t, e = (T)eps, lam = (T)l2;     \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                                       \
+    _Pragma("omp simd reduction(+:acc)")                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
         T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + c1 * g;                                            \
@@ -443,7 +443,7 @@ FM_KERNEL void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t 
     const T b1 = (T)beta1, b2 = (T)beta2, d1 = (T)(1.0 - beta1),              \
             d2 = (T)(1.0 - beta2), step = (T)(lr / c1),                       \
             rc2 = (T)(1.0 / sqrt(c2)), e = (T)eps, keep = (T)(1.0 - lr * decay); \
-    _Pragma("omp simd reduction(+:acc)")                                                       \
+    _Pragma("omp simd reduction(+:acc)")                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
         T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + d1 * g;                                            \
@@ -463,7 +463,7 @@ FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,  
 {                                                                             \
     const T eta = (T)lr, e = (T)eps, lam = (T)l2;                             \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                                       \
+    _Pragma("omp simd reduction(+:acc)")                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
         T g = grad[i] + lam * theta[i];                                       \
         T Gi = G[i] + g * g;                                                  \
@@ -478,6 +478,32 @@ FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,  
  * outside the root); centered (gavg != NULL): gavg <- rho gavg +           \
  * (1 - rho) g, avg = sqrt(E - gavg^2) + eps; with momentum (buf != NULL):  \
  * buf <- momentum buf + g / avg, theta -= lr buf; else theta -= lr g/avg. */ \
+static inline T fm_rmsprop_elem_##S(T *theta, const T *grad, T *E, T *buf,   \
+                                    T *gavg, ptrdiff_t i, T r, T c, T eta,   \
+                                    T e, T mu, T lam, int centered,          \
+                                    int momentum)                            \
+{                                                                             \
+    T g = grad[i] + lam * theta[i];                                           \
+    T Ei = r * E[i] + c * (g * g);                                            \
+    E[i] = Ei;                                                                \
+    T avg;                                                                    \
+    if (centered) {                                                           \
+        T ga = r * gavg[i] + c * g;                                           \
+        gavg[i] = ga;                                                         \
+        avg = SQRT_##S(Ei - ga * ga) + e;                                     \
+    } else {                                                                  \
+        avg = SQRT_##S(Ei) + e;                                               \
+    }                                                                         \
+    if (momentum) {                                                           \
+        T b = mu * buf[i] + g / avg;                                          \
+        buf[i] = b;                                                           \
+        theta[i] -= eta * b;                                                  \
+    } else {                                                                  \
+        theta[i] -= eta * g / avg;                                            \
+    }                                                                         \
+    return theta[i];                                                          \
+}                                                                             \
+                                                                              \
 FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
                          ptrdiff_t n, double lr, double rho, double eps,      \
                          double momentum, double l2, double *ss)              \
@@ -485,27 +511,35 @@ FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gav
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
             mu = (T)momentum, lam = (T)l2;                                    \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                                       \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
-        T g = grad[i] + lam * theta[i];                                       \
-        T Ei = r * E[i] + c * (g * g);                                        \
-        E[i] = Ei;                                                            \
-        T avg;                                                                \
-        if (gavg) {                                                           \
-            T ga = r * gavg[i] + c * g;                                       \
-            gavg[i] = ga;                                                     \
-            avg = SQRT_##S(Ei - ga * ga) + e;                                 \
-        } else {                                                              \
-            avg = SQRT_##S(Ei) + e;                                           \
+    /* one loop per variant: no branch inside, so that it vectorises */       \
+    if (gavg && buf) {                                                        \
+        _Pragma("omp simd reduction(+:acc)")                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
+                                                   i, r, c, eta, e, mu, lam, 1, 1); \
+            acc += t * t;                                                     \
         }                                                                     \
-        if (buf) {                                                            \
-            T b = mu * buf[i] + g / avg;                                      \
-            buf[i] = b;                                                       \
-            theta[i] -= eta * b;                                              \
-        } else {                                                              \
-            theta[i] -= eta * g / avg;                                        \
+    } else if (gavg) {                                                        \
+        _Pragma("omp simd reduction(+:acc)")                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
+                                                   i, r, c, eta, e, mu, lam, 1, 0); \
+            acc += t * t;                                                     \
         }                                                                     \
-        acc += (double)theta[i] * (double)theta[i];                           \
+    } else if (buf) {                                                         \
+        _Pragma("omp simd reduction(+:acc)")                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
+                                                   i, r, c, eta, e, mu, lam, 0, 1); \
+            acc += t * t;                                                     \
+        }                                                                     \
+    } else {                                                                  \
+        _Pragma("omp simd reduction(+:acc)")                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
+                                                   i, r, c, eta, e, mu, lam, 0, 0); \
+            acc += t * t;                                                     \
+        }                                                                     \
     }                                                                         \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
@@ -520,7 +554,7 @@ FM_KERNEL void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,     
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
             lam = (T)l2;                                                      \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                                       \
+    _Pragma("omp simd reduction(+:acc)")                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                       \
         T g = grad[i] + lam * theta[i];                                       \
         T Egi = r * Eg[i] + c * (g * g);                                      \

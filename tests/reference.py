@@ -213,11 +213,24 @@ def adagrad_step(theta, g, state, lr, eps=1e-10):
     return theta - lr * g / (np.sqrt(G) + eps)
 
 
-def rmsprop_step(theta, g, state, lr, rho=0.99, eps=1e-8):
-    """Hinton's RMSProp as PyTorch (no momentum, not centred)."""
+def rmsprop_step(theta, g, state, lr, rho=0.99, eps=1e-8, momentum=0.0,
+                 centered=False):
+    """Hinton's RMSProp as PyTorch's RMSprop (alpha = rho): optionally
+    centred (the running mean gradient subtracted inside the root) and with
+    momentum on the scaled step."""
     E = rho * state.get("E", 0.0) + (1 - rho) * g**2
     state["E"] = E
-    return theta - lr * g / (np.sqrt(E) + eps)
+    if centered:
+        ga = rho * state.get("gavg", 0.0) + (1 - rho) * g
+        state["gavg"] = ga
+        avg = np.sqrt(E - ga**2) + eps
+    else:
+        avg = np.sqrt(E) + eps
+    if momentum > 0:
+        buf = momentum * state.get("buf", 0.0) + g / avg
+        state["buf"] = buf
+        return theta - lr * buf
+    return theta - lr * g / avg
 
 
 def adadelta_step(theta, g, state, lr=1.0, rho=0.9, eps=1e-6):

@@ -105,6 +105,13 @@ SOLVER_CASES = [
      lambda th, g, st, t: ref.adagrad_step(th, g, st, 0.05, 1e-10)),
     ("rmsprop", dict(lr=0.01, rho=0.99, eps=1e-8),
      lambda th, g, st, t: ref.rmsprop_step(th, g, st, 0.01, 0.99, 1e-8)),
+    ("rmsprop", dict(lr=0.01, rho=0.9, eps=1e-8, momentum=0.9),
+     lambda th, g, st, t: ref.rmsprop_step(th, g, st, 0.01, 0.9, 1e-8, momentum=0.9)),
+    ("rmsprop", dict(lr=0.01, rho=0.9, eps=1e-8, centered=True),
+     lambda th, g, st, t: ref.rmsprop_step(th, g, st, 0.01, 0.9, 1e-8, centered=True)),
+    ("rmsprop", dict(lr=0.001, rho=0.9, eps=1e-8, momentum=0.5, centered=True),
+     lambda th, g, st, t: ref.rmsprop_step(th, g, st, 0.001, 0.9, 1e-8, momentum=0.5,
+                                           centered=True)),
     ("adadelta", dict(lr=1.0, rho=0.9, eps=1e-6),
      lambda th, g, st, t: ref.adadelta_step(th, g, st, 1.0, 0.9, 1e-6)),
 ]
