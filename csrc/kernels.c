@@ -71,6 +71,23 @@ static inline double fm_gaussian(uint64_t key, uint32_t e)
     return r * sign * trig;
 }
 
+/* The loop of an optimiser update: BODY updates element i of theta (and of
+ * the state).  With `ss` the loop also sums theta[i]**2 after the update
+ * into `acc` (double); without, the plain loop runs. */
+#define FM_UPDATE_LOOP(n, ...)                                                \
+    if (ss != NULL) {                                                         \
+        _Pragma("omp simd reduction(+:acc)")                                  \
+        for (ptrdiff_t i = 0; i < (n); i++) {                                 \
+            __VA_ARGS__                                                       \
+            acc += (double)theta[i] * (double)theta[i];                       \
+        }                                                                     \
+    } else {                                                                  \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t i = 0; i < (n); i++) {                                 \
+            __VA_ARGS__                                                       \
+        }                                                                     \
+    }
+
 #define FM_DEFINE(T, S, EXP, EXPM1, LOG1P, LOG, TANH, FABS)                   \
                                                                               \
 static inline T fm_sigmoid_##S(T z)                                           \
@@ -381,28 +398,19 @@ FM_KERNEL void fm_sgd_step_##S(T *theta, const T *grad, T *velocity, ptrdiff_t n
     const T eta = (T)lr, mu = (T)momentum, lam = (T)l2;                       \
     double acc = 0.0;                                                         \
     if (momentum == 0.0) {                                                    \
-        _Pragma("omp simd reduction(+:acc)")                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            theta[i] -= eta * (grad[i] + lam * theta[i]);                     \
-            acc += (double)theta[i] * (double)theta[i];                       \
-        }                                                                     \
+        FM_UPDATE_LOOP(n,                                                     \
+            theta[i] -= eta * (grad[i] + lam * theta[i]);)                    \
     } else if (nesterov) {                                                    \
-        _Pragma("omp simd reduction(+:acc)")                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+        FM_UPDATE_LOOP(n,                                                     \
             T g = grad[i] + lam * theta[i];                                   \
             T v = mu * velocity[i] - eta * g;                                 \
             velocity[i] = v;                                                  \
-            theta[i] += mu * v - eta * g;                                     \
-            acc += (double)theta[i] * (double)theta[i];                       \
-        }                                                                     \
+            theta[i] += mu * v - eta * g;)                                    \
     } else {                                                                  \
-        _Pragma("omp simd reduction(+:acc)")                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
+        FM_UPDATE_LOOP(n,                                                     \
             T v = mu * velocity[i] - eta * (grad[i] + lam * theta[i]);        \
             velocity[i] = v;                                                  \
-            theta[i] += v;                                                    \
-            acc += (double)theta[i] * (double)theta[i];                       \
-        }                                                                     \
+            theta[i] += v;)                                                   \
     }                                                                         \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
@@ -416,16 +424,13 @@ FM_KERNEL void fm_adam_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t n
     const T b1 = (T)beta1, b2 = (T)beta2, c1 = (T)(1.0 - beta1),              \
             c2 = (T)(1.0 - beta2), lr = (T)lr_t, e = (T)eps, lam = (T)l2;     \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                      \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+    FM_UPDATE_LOOP(n,                                                         \
         T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + c1 * g;                                            \
         T vi = b2 * v[i] + c2 * (g * g);                                      \
         m[i] = mi;                                                            \
         v[i] = vi;                                                            \
-        theta[i] -= lr * mi / (SQRT_##S(vi) + e);                             \
-        acc += (double)theta[i] * (double)theta[i];                           \
-    }                                                                         \
+        theta[i] -= lr * mi / (SQRT_##S(vi) + e);)                            \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
@@ -438,21 +443,18 @@ FM_KERNEL void fm_adamw_step_##S(T *theta, const T *grad, T *m, T *v, ptrdiff_t 
                        double beta2, double eps, double decay, double l2,     \
                        double *ss)                                            \
 {                                                                             \
-    const T lam = (T)l2;                                                      \
-    double acc = 0.0;                                                         \
     const T b1 = (T)beta1, b2 = (T)beta2, d1 = (T)(1.0 - beta1),              \
             d2 = (T)(1.0 - beta2), step = (T)(lr / c1),                       \
-            rc2 = (T)(1.0 / sqrt(c2)), e = (T)eps, keep = (T)(1.0 - lr * decay); \
-    _Pragma("omp simd reduction(+:acc)")                                      \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+            rc2 = (T)(1.0 / sqrt(c2)), e = (T)eps, keep = (T)(1.0 - lr * decay), \
+            lam = (T)l2;                                                      \
+    double acc = 0.0;                                                         \
+    FM_UPDATE_LOOP(n,                                                         \
         T g = grad[i] + lam * theta[i];                                       \
         T mi = b1 * m[i] + d1 * g;                                            \
         T vi = b2 * v[i] + d2 * (g * g);                                      \
         m[i] = mi;                                                            \
         v[i] = vi;                                                            \
-        theta[i] = theta[i] * keep - step * mi / (SQRT_##S(vi) * rc2 + e);    \
-        acc += (double)theta[i] * (double)theta[i];                           \
-    }                                                                         \
+        theta[i] = theta[i] * keep - step * mi / (SQRT_##S(vi) * rc2 + e);)   \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
@@ -463,14 +465,11 @@ FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,  
 {                                                                             \
     const T eta = (T)lr, e = (T)eps, lam = (T)l2;                             \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                      \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+    FM_UPDATE_LOOP(n,                                                         \
         T g = grad[i] + lam * theta[i];                                       \
         T Gi = G[i] + g * g;                                                  \
         G[i] = Gi;                                                            \
-        theta[i] -= eta * g / (SQRT_##S(Gi) + e);                             \
-        acc += (double)theta[i] * (double)theta[i];                           \
-    }                                                                         \
+        theta[i] -= eta * g / (SQRT_##S(Gi) + e);)                            \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
@@ -478,10 +477,10 @@ FM_KERNEL void fm_adagrad_step_##S(T *theta, const T *grad, T *G, ptrdiff_t n,  
  * outside the root); centered (gavg != NULL): gavg <- rho gavg +           \
  * (1 - rho) g, avg = sqrt(E - gavg^2) + eps; with momentum (buf != NULL):  \
  * buf <- momentum buf + g / avg, theta -= lr buf; else theta -= lr g/avg. */ \
-static inline T fm_rmsprop_elem_##S(T *theta, const T *grad, T *E, T *buf,   \
-                                    T *gavg, ptrdiff_t i, T r, T c, T eta,   \
-                                    T e, T mu, T lam, int centered,          \
-                                    int momentum)                            \
+static inline void fm_rmsprop_elem_##S(T *theta, const T *grad, T *E, T *buf, \
+                                       T *gavg, ptrdiff_t i, T r, T c, T eta, \
+                                       T e, T mu, T lam, int centered,       \
+                                       int momentum)                         \
 {                                                                             \
     T g = grad[i] + lam * theta[i];                                           \
     T Ei = r * E[i] + c * (g * g);                                            \
@@ -501,7 +500,6 @@ static inline T fm_rmsprop_elem_##S(T *theta, const T *grad, T *E, T *buf,   \
     } else {                                                                  \
         theta[i] -= eta * g / avg;                                            \
     }                                                                         \
-    return theta[i];                                                          \
 }                                                                             \
                                                                               \
 FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gavg,      \
@@ -511,35 +509,19 @@ FM_KERNEL void fm_rmsprop_step_##S(T *theta, const T *grad, T *E, T *buf, T *gav
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
             mu = (T)momentum, lam = (T)l2;                                    \
     double acc = 0.0;                                                         \
-    /* one loop per variant: no branch inside, so that it vectorises */       \
+    /* one loop per variant, no branch inside: it vectorises */               \
     if (gavg && buf) {                                                        \
-        _Pragma("omp simd reduction(+:acc)")                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
-                                                   i, r, c, eta, e, mu, lam, 1, 1); \
-            acc += t * t;                                                     \
-        }                                                                     \
+        FM_UPDATE_LOOP(n, fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, i,   \
+                                              r, c, eta, e, mu, lam, 1, 1);)  \
     } else if (gavg) {                                                        \
-        _Pragma("omp simd reduction(+:acc)")                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
-                                                   i, r, c, eta, e, mu, lam, 1, 0); \
-            acc += t * t;                                                     \
-        }                                                                     \
+        FM_UPDATE_LOOP(n, fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, i,   \
+                                              r, c, eta, e, mu, lam, 1, 0);)  \
     } else if (buf) {                                                         \
-        _Pragma("omp simd reduction(+:acc)")                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
-                                                   i, r, c, eta, e, mu, lam, 0, 1); \
-            acc += t * t;                                                     \
-        }                                                                     \
+        FM_UPDATE_LOOP(n, fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, i,   \
+                                              r, c, eta, e, mu, lam, 0, 1);)  \
     } else {                                                                  \
-        _Pragma("omp simd reduction(+:acc)")                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                   \
-            double t = (double)fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, \
-                                                   i, r, c, eta, e, mu, lam, 0, 0); \
-            acc += t * t;                                                     \
-        }                                                                     \
+        FM_UPDATE_LOOP(n, fm_rmsprop_elem_##S(theta, grad, E, buf, gavg, i,   \
+                                              r, c, eta, e, mu, lam, 0, 0);)  \
     }                                                                         \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
@@ -554,16 +536,13 @@ FM_KERNEL void fm_adadelta_step_##S(T *theta, const T *grad, T *Eg, T *Edx,     
     const T r = (T)rho, c = (T)(1.0 - rho), eta = (T)lr, e = (T)eps,          \
             lam = (T)l2;                                                      \
     double acc = 0.0;                                                         \
-    _Pragma("omp simd reduction(+:acc)")                                      \
-    for (ptrdiff_t i = 0; i < n; i++) {                                       \
+    FM_UPDATE_LOOP(n,                                                         \
         T g = grad[i] + lam * theta[i];                                       \
         T Egi = r * Eg[i] + c * (g * g);                                      \
         Eg[i] = Egi;                                                          \
         T dx = SQRT_##S(Edx[i] + e) / SQRT_##S(Egi + e) * g;                  \
         Edx[i] = r * Edx[i] + c * (dx * dx);                                  \
-        theta[i] -= eta * dx;                                                 \
-        acc += (double)theta[i] * (double)theta[i];                           \
-    }                                                                         \
+        theta[i] -= eta * dx;)                                                \
     if (ss) *ss = acc;                                                        \
 }                                                                             \
                                                                               \
