@@ -88,6 +88,9 @@ static inline double fm_gaussian(uint64_t key, uint32_t e)
         }                                                                     \
     }
 
+/* columns per chunk of fm_vecmat (the engine's VECMAT_CHUNK) */
+#define FM_VECMAT_W 128
+
 #define FM_DEFINE(T, S, EXP, EXPM1, LOG1P, LOG, TANH, FABS)                   \
                                                                               \
 static inline T fm_sigmoid_##S(T z)                                           \
@@ -329,7 +332,7 @@ FM_KERNEL double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,    
 }                                                                             \
                                                                               \
 /* y[0:n] = x[0:m] @ W[0:m, 0:n] for a row-major W with row stride ldw: one   \
- * sample through a layer.  Columns go in chunks of 64 whose partial sums    \
+ * sample through a layer.  Columns go in chunks of FM_VECMAT_W whose sums   \
  * stay in registers while the rows of W stream past (no packing: for one   \
  * row, packing W would cost more than the product); each column sums over  \
  * i in order. */                                                            \
@@ -337,21 +340,21 @@ FM_KERNEL void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
                              ptrdiff_t n, T *y)                               \
 {                                                                             \
     ptrdiff_t c = 0;                                                          \
-    for (; c + 64 <= n; c += 64) {                                            \
-        T acc[64];                                                            \
+    for (; c + FM_VECMAT_W <= n; c += FM_VECMAT_W) {                                            \
+        T acc[FM_VECMAT_W];                                                            \
         _Pragma("omp simd")                                                   \
-        for (ptrdiff_t j = 0; j < 64; j++) acc[j] = 0;                        \
+        for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] = 0;                        \
         for (ptrdiff_t i = 0; i < m; i++) {                                   \
             const T xi = x[i];                                                \
             const T *row = W + i * ldw + c;                                   \
             _Pragma("omp simd")                                               \
-            for (ptrdiff_t j = 0; j < 64; j++) acc[j] += xi * row[j];         \
+            for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] += xi * row[j];         \
         }                                                                     \
         memcpy(y + c, acc, sizeof(acc));                                      \
     }                                                                         \
     if (c < n) {                                                              \
         const ptrdiff_t w = n - c;                                            \
-        T acc[64];                                                            \
+        T acc[FM_VECMAT_W];                                                            \
         for (ptrdiff_t j = 0; j < w; j++) acc[j] = 0;                         \
         for (ptrdiff_t i = 0; i < m; i++) {                                   \
             const T xi = x[i];                                                \

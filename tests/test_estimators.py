@@ -499,3 +499,12 @@ def test_import_leaves_the_environment_as_it_was():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["true", "12345"]
+
+
+def test_prediction_of_a_few_samples_narrow_wide_layer():
+    """A layer too narrow for one 128-column chunk per thread (600 x 120) is
+    cut into 64-column chunks; the outputs still match the batched GEMMs."""
+    X, y = make_regression(n_samples=200, n_features=600, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(120,), max_iter=5, random_state=0,
+                       dtype="float64", n_threads=2).fit(X, y / 100)
+    np.testing.assert_allclose(reg.predict(X[:3]), reg.predict(X)[:3], rtol=1e-12)
