@@ -51,6 +51,19 @@ CONFIGS = [
 ]
 
 
+class NoMemory:
+    """Stands in for PeakRSS in timed runs: the sampling thread would take
+    a core from the library being timed every 2 ms."""
+
+    mb = float("nan")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
 class PeakRSS:
     """Peak resident memory of this process while the block runs, sampled
     every 2 ms from /proc/self/statm (the kernel's own high-water mark cannot
@@ -89,11 +102,11 @@ def n_weights(sizes):
 
 # --- the three contenders: each returns (seconds, peak RSS in MB) -------------
 
-def run_fastmlp(X, y, hidden, batch, threads):
+def run_fastmlp(X, y, hidden, batch, threads, memory=NoMemory):
     clf = MLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0,
                         n_threads=threads, dtype="float32")
     gc.collect()
-    with warnings.catch_warnings(), PeakRSS() as mem:
+    with warnings.catch_warnings(), memory() as mem:
         warnings.simplefilter("ignore", ConvergenceWarning)
         tic = time.perf_counter()
         clf.fit(X, y)
@@ -101,11 +114,11 @@ def run_fastmlp(X, y, hidden, batch, threads):
     return t, mem.mb, clf
 
 
-def run_sklearn(X, y, hidden, batch, threads):
+def run_sklearn(X, y, hidden, batch, threads, memory=NoMemory):
     clf = SkMLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0)
     gc.collect()
     with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"), \
-            PeakRSS() as mem:
+            memory() as mem:
         warnings.simplefilter("ignore", ConvergenceWarning)
         tic = time.perf_counter()
         clf.fit(X, y)
@@ -126,7 +139,7 @@ def make_torch_model(n_in, hidden, n_out):
     return nn.Sequential(*layers)
 
 
-def run_torch(X, y, hidden, batch, threads):
+def run_torch(X, y, hidden, batch, threads, memory=NoMemory):
     import torch
     from torch import nn
 
@@ -137,7 +150,7 @@ def run_torch(X, y, hidden, batch, threads):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     gc.collect()
-    with PeakRSS() as mem:
+    with memory() as mem:
         tic = time.perf_counter()
         perm = torch.randperm(len(Xt))
         for i in range(0, len(Xt), batch):
@@ -199,7 +212,7 @@ def memory_child(args):
         import torch  # noqa: F401  (imported before the baseline)
     gc.collect()
     before = PeakRSS()._rss()
-    _, peak_mb, _ = RUNNERS[name](X, y, hidden, int(b), int(threads))
+    _, peak_mb, _ = RUNNERS[name](X, y, hidden, int(b), int(threads), memory=PeakRSS)
     print(json.dumps({"extra_mb": peak_mb - before / 2**20,
                       "x_mb": X.nbytes / 2**20}))
 
