@@ -41,6 +41,9 @@ from fastmlp._datasets import find_data_dir, load_idx_folder  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDLE = 0.5  # seconds of rest before each timed run
 
+#: models whose prediction latency and throughput are measured
+PREDICT_MODELS = [(100,), (256, 128)]
+
 #: (hidden layers, batch size, training samples or None for all)
 CONFIGS = [
     ((100,), 128, None),
@@ -320,11 +323,14 @@ def main(argv=None):
         print(f"{row['config']:>22}: " + ", ".join(
             f"{k} {v:.3f} s" for k, v in best.items()), flush=True)
 
-    # prediction, on the (256, 128) model
-    clf = run_fastmlp(X_all[:20000], y_all[:20000], (256, 128), 128, args.threads)[2]
-    tmodel = (run_torch(X_all[:2000], y_all[:2000], (256, 128), 128, args.threads)[2]
-              if have_torch else None)
-    pred = predict_times(clf, X_all, args.repeats + 2, tmodel, args.threads)
+    # prediction, on the (100,) and (256, 128) models
+    preds = {}
+    for hidden in PREDICT_MODELS:
+        clf = run_fastmlp(X_all[:20000], y_all[:20000], hidden, 128, args.threads)[2]
+        tmodel = (run_torch(X_all[:2000], y_all[:2000], hidden, 128, args.threads)[2]
+                  if have_torch else None)
+        preds[str(hidden)] = predict_times(clf, X_all, args.repeats + 2, tmodel,
+                                           args.threads)
 
     memory = {}
     for config in args.memory_configs:
@@ -358,18 +364,21 @@ def main(argv=None):
         print(f"\nmemory, {config}: peak RSS of the fit above the process before it "
               f"(X, {x_bytes:.0f} MB, already loaded; each in a fresh process): "
               + ", ".join(f"{k} {v:.0f} MB" for k, v in mem.items()))
-    print(f"\npredict_proba, (256, 128) model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
-          + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
-             f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")
-          + f"; 10,000 samples {pred['fastmlp_10k'] * 1e3:.2f} ms"
-          + (f" (PyTorch {pred['torch_10k'] * 1e3:.2f} ms)" if "torch_10k" in pred else ""))
+    print()
+    for model, pred in preds.items():
+        print(f"predict_proba, {model} model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
+              + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
+                 f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")
+              + f"; 10,000 samples {pred['fastmlp_10k'] * 1e3:.2f} ms"
+              + (f" (PyTorch {pred['torch_10k'] * 1e3:.2f} ms)" if "torch_10k" in pred
+                 else ""))
     print(f"threads, (1024, 1024)/256 on 20,000 samples: 1 thread {scale[1]:.3f} s, "
           f"{args.threads} threads {scale[args.threads]:.3f} s, "
           f"speed-up {scale[1] / scale[args.threads]:.2f}x")
 
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "run.json"), "w") as f:
-        json.dump(dict(data=data_name, peaks=peaks, rows=rows, predict=pred,
+        json.dump(dict(data=data_name, peaks=peaks, rows=rows, predict=preds,
                        scaling=scale, fit_memory_mb=memory, x_mb=x_bytes), f, indent=1)
     try:
         import matplotlib
