@@ -339,22 +339,24 @@ FM_KERNEL double fm_scaled_copy_sumsq_##S(T *dst, const T *src, ptrdiff_t n,    
 FM_KERNEL void fm_vecmat_##S(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw, \
                              ptrdiff_t n, T *y)                               \
 {                                                                             \
+    /* Full chunks have a constant width, so that their sums are kept in     \
+     * registers; the last, narrower chunk takes the general loop. */         \
     ptrdiff_t c = 0;                                                          \
-    for (; c + FM_VECMAT_W <= n; c += FM_VECMAT_W) {                                            \
-        T acc[FM_VECMAT_W];                                                            \
+    for (; c + FM_VECMAT_W <= n; c += FM_VECMAT_W) {                          \
+        T acc[FM_VECMAT_W];                                                   \
         _Pragma("omp simd")                                                   \
-        for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] = 0;                        \
+        for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] = 0;               \
         for (ptrdiff_t i = 0; i < m; i++) {                                   \
             const T xi = x[i];                                                \
             const T *row = W + i * ldw + c;                                   \
             _Pragma("omp simd")                                               \
-            for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] += xi * row[j];         \
+            for (ptrdiff_t j = 0; j < FM_VECMAT_W; j++) acc[j] += xi * row[j]; \
         }                                                                     \
         memcpy(y + c, acc, sizeof(acc));                                      \
     }                                                                         \
     if (c < n) {                                                              \
         const ptrdiff_t w = n - c;                                            \
-        T acc[FM_VECMAT_W];                                                            \
+        T acc[FM_VECMAT_W];                                                   \
         for (ptrdiff_t j = 0; j < w; j++) acc[j] = 0;                         \
         for (ptrdiff_t i = 0; i < m; i++) {                                   \
             const T xi = x[i];                                                \

@@ -5,7 +5,7 @@
 # an ILP64 SciPy >= 1.18); the build defines it in _blas_int.pxi.
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
+from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 include "_blas_int.pxi"
 
@@ -36,23 +36,3 @@ cdef inline void gemm_rm(
     else:
         dgemm(&tb, &ta, &N, &M, &K, &alpha, <double *>B, &LDB,
               <double *>A, &LDA, &beta, C, &LDC)
-
-
-cdef inline void vec_mat_rm(
-    Py_ssize_t m, Py_ssize_t n,
-    const floating *x,                   # IN  (m,)
-    const floating *W,                   # IN  (m, n), row-major
-    floating *y,                         # OUT (n,)
-) noexcept nogil:
-    """y = x @ W for one row vector x: a row-major W is the column-major
-    (n, m) matrix W^T, so y = W^T x is gemv('N').  Unlike gemm, gemv does not
-    pack W, which for one row would cost more than the product."""
-    cdef blas_int M = <blas_int>n, N = <blas_int>m, LDA = <blas_int>n, one = 1
-    cdef char t = c'N'
-    cdef floating alpha = 1.0, beta = 0.0
-    if m == 0 or n == 0:
-        return
-    if floating is float:
-        sgemv(&t, &M, &N, &alpha, <float *>W, &LDA, <float *>x, &one, &beta, y, &one)
-    else:
-        dgemv(&t, &M, &N, &alpha, <double *>W, &LDA, <double *>x, &one, &beta, y, &one)

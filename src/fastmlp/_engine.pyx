@@ -28,7 +28,7 @@ from libc.stdlib cimport free, malloc
 from libc.stdint cimport uint32_t, uint64_t
 from openmp cimport omp_get_num_procs, omp_get_wtime
 
-from ._blas cimport gemm_rm, vec_mat_rm
+from ._blas cimport gemm_rm
 from ._kernels cimport *
 
 import numpy as np
@@ -738,10 +738,13 @@ cdef double _forward_backward(
 cdef inline double _step_block(const OptParams *opt, floating *theta,
                                const floating *grad, floating *state, intp n,
                                intp i0, intp i1, double lr, double c1,
-                               double c2, double decay, double l2) noexcept nogil:
+                               double c2, double decay, double l2,
+                               bint want_ss) noexcept nogil:
     """The update of theta[i0:i1] from grad + l2 * theta; state holds
-    theta-sized vectors back to back.  Returns sum(theta[i0:i1]**2) after."""
+    theta-sized vectors back to back.  Returns sum(theta[i0:i1]**2) after
+    the update when `want_ss`, else 0 (and the kernel skips the sum)."""
     cdef double ss = 0.0
+    cdef double *pss = &ss if want_ss else NULL
     cdef intp m = i1 - i0
     cdef floating *s1 = state + i0
     cdef floating *s2 = state + n + i0
@@ -749,29 +752,29 @@ cdef inline double _step_block(const OptParams *opt, floating *theta,
     cdef floating *gavg = NULL
     if opt.solver == SGD:
         if floating is float:
-            fm_sgd_step_f(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, &ss)
+            fm_sgd_step_f(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, pss)
         else:
-            fm_sgd_step_d(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, &ss)
+            fm_sgd_step_d(theta + i0, grad + i0, s1, m, lr, opt.momentum, opt.nesterov, l2, pss)
     elif opt.solver == ADAM:
         # scikit-learn's form: both bias corrections folded into the rate
         if floating is float:
             fm_adam_step_f(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
-                           opt.beta1, opt.beta2, opt.eps, l2, &ss)
+                           opt.beta1, opt.beta2, opt.eps, l2, pss)
         else:
             fm_adam_step_d(theta + i0, grad + i0, s1, s2, m, lr * sqrt(c2) / c1,
-                           opt.beta1, opt.beta2, opt.eps, l2, &ss)
+                           opt.beta1, opt.beta2, opt.eps, l2, pss)
     elif opt.solver == ADAMW:
         if floating is float:
             fm_adamw_step_f(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
-                            opt.beta1, opt.beta2, opt.eps, decay, l2, &ss)
+                            opt.beta1, opt.beta2, opt.eps, decay, l2, pss)
         else:
             fm_adamw_step_d(theta + i0, grad + i0, s1, s2, m, lr, c1, c2,
-                            opt.beta1, opt.beta2, opt.eps, decay, l2, &ss)
+                            opt.beta1, opt.beta2, opt.eps, decay, l2, pss)
     elif opt.solver == ADAGRAD:
         if floating is float:
-            fm_adagrad_step_f(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, &ss)
+            fm_adagrad_step_f(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, pss)
         else:
-            fm_adagrad_step_d(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, &ss)
+            fm_adagrad_step_d(theta + i0, grad + i0, s1, m, lr, opt.eps, l2, pss)
     elif opt.solver == RMSPROP:
         # state: E, then the momentum buffer, then the mean gradient
         if opt.momentum > 0:
@@ -780,15 +783,15 @@ cdef inline double _step_block(const OptParams *opt, floating *theta,
             gavg = state + (2 if opt.momentum > 0 else 1) * n + i0
         if floating is float:
             fm_rmsprop_step_f(theta + i0, grad + i0, s1, buf, gavg, m, lr,
-                              opt.rho, opt.eps, opt.momentum, l2, &ss)
+                              opt.rho, opt.eps, opt.momentum, l2, pss)
         else:
             fm_rmsprop_step_d(theta + i0, grad + i0, s1, buf, gavg, m, lr,
-                              opt.rho, opt.eps, opt.momentum, l2, &ss)
+                              opt.rho, opt.eps, opt.momentum, l2, pss)
     elif opt.solver == ADADELTA:
         if floating is float:
-            fm_adadelta_step_f(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, &ss)
+            fm_adadelta_step_f(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, pss)
         else:
-            fm_adadelta_step_d(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, &ss)
+            fm_adadelta_step_d(theta + i0, grad + i0, s1, s2, m, lr, opt.rho, opt.eps, l2, pss)
     return ss
 
 
@@ -830,10 +833,10 @@ cdef double _optimizer_step(const Net *net, const OptParams *opt,
             ss = 0.0
             if cut > i0:
                 ss = _step_block(opt, theta, grad, state, n, i0, cut, lr, c1, c2,
-                                 wd, l2)
+                                 wd, l2, partial != NULL)
             if i1 > cut:
                 _step_block(opt, theta, grad, state, n, cut, i1, lr, c1, c2, 0.0,
-                            0.0)
+                            0.0, False)
             if partial != NULL:
                 partial[k] = ss
     if partial != NULL:
@@ -1159,7 +1162,7 @@ cdef class Plan:
         cdef Net net = self.net
         cdef floating *work
         cdef const floating *res
-        cdef floating total = 0
+        cdef int bad
         if not 0 < rows <= GEMV_MAX_ROWS:
             raise ValueError(f"forward_few takes 1 to {GEMV_MAX_ROWS} rows")
         if (n_in != net.sizes[0] or out_arr.shape[0] != rows
@@ -1167,10 +1170,11 @@ cdef class Plan:
             raise ValueError("X, out and the network do not match")
         net.vec_threads = max(1, vec_threads)
         with nogil:
-            # 0 * x is NaN for x infinite or NaN: one sum tells both
-            for i in range(rows * n_in):
-                total += 0 * (&X[0, 0])[i]
-            if total != 0:
+            if floating is float:
+                bad = fm_nonfinite_f(&X[0, 0], rows * n_in)
+            else:
+                bad = fm_nonfinite_d(&X[0, 0], rows * n_in)
+            if bad:
                 with gil:
                     return False
             work = <floating *>malloc(self.n_work * sizeof(floating))

@@ -712,13 +712,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         net = self._network
         if (
             check_input
-            and type(X) is np.ndarray
-            and X.ndim == 2
-            and 0 < X.shape[0] <= _engine.FEW_ROWS
-            and X.shape[1] == self.n_features_in_
-            and X.dtype == net.dtype
-            and X.flags.c_contiguous
-            and "feature_names_in_" not in self.__dict__
+            and self._plain_input(X)
+            and X.shape[0] <= _engine.FEW_ROWS
             and not self._user_params()
         ):
             # Latency path for a few samples: no scikit-learn validation
@@ -763,20 +758,25 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 return True
         return False
 
-    def _check_predict_input(self, X):
-        """scikit-learn's validation, with a fast path for what prediction
-        usually gets: a C-contiguous ndarray of the training dtype and the
-        right width (then only the finiteness check remains, a few
-        microseconds for a single sample)."""
-        if (
+    def _plain_input(self, X):
+        """Whether X is what prediction usually gets and needs no conversion:
+        a non-empty C-contiguous 2-d ndarray of the training dtype and width,
+        for a model fitted without feature names."""
+        return (
             type(X) is np.ndarray
             and X.ndim == 2
             and X.dtype == self._network.dtype
             and X.flags.c_contiguous
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
-        ):
+            and "feature_names_in_" not in self.__dict__
+        )
+
+    def _check_predict_input(self, X):
+        """scikit-learn's validation, with a fast path for plain input
+        (`_plain_input`), where only the finiteness check remains, a few
+        microseconds for a single sample."""
+        if self._plain_input(X):
             if not np.isfinite(X.sum()) and not np.isfinite(X).all():
                 # let scikit-learn name the problem (NaN or infinity)
                 return validate_data(self, X, reset=False, order="C")
