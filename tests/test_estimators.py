@@ -508,3 +508,25 @@ def test_prediction_of_a_few_samples_narrow_wide_layer():
     reg = MLPRegressor(hidden_layer_sizes=(120,), max_iter=5, random_state=0,
                        dtype="float64", n_threads=2).fit(X, y / 100)
     np.testing.assert_allclose(reg.predict(X[:3]), reg.predict(X)[:3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_of_a_few_samples_skips_zeros_exactly(dtype):
+    """The vector-matrix kernel skips the rows of W whose input is zero (the
+    zeros of images and of ReLU layers): mostly-zero rows, an all-zero row
+    and a dense row give the batched GEMMs' outputs."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 700)) * (rng.random((300, 700)) < 0.1)
+    X[:, :50] = 0.0                           # features never seen nonzero
+    X = X.astype(dtype)
+    y = (X[:, 60] + X[:, 70] > 0).astype(int)
+    clf = MLPClassifier((260, 130), max_iter=5, random_state=0,
+                        dtype=dtype).fit(X, y)
+    rows = np.vstack([X[:2], np.zeros((1, 700), dtype), rng.normal(size=(1, 700))])
+    rows = np.ascontiguousarray(rows, dtype=dtype)
+    full = clf.predict_proba(np.vstack([rows] * 3))[:4]
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    for k in range(1, 5):
+        np.testing.assert_allclose(clf.predict_proba(rows[k - 1:k]), full[k - 1:k],
+                                   rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(clf.predict_proba(rows), full, rtol=rtol, atol=rtol * 1e-2)
