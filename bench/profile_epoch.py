@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastmlp._estimators as estimators
 from _data import add_data_arguments, load
-from fastmlp import MLPClassifier, _engine
+from fastmlp import MLPClassifier, _engine, _network
 
 
 def gemm_flops(sizes, n_samples):
@@ -69,10 +69,14 @@ def main(argv=None):
                         help="epochs timed; the fastest is reported")
     parser.add_argument("--batch-norm", action="store_true")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--sparse", choices=("auto", "always", "never"), default="auto",
+                        help="the sparse first layer: by the inputs' density (auto), "
+                             "or forced on or off")
     args = parser.parse_args(argv)
 
     X, y, _, _, name = load(args.dataset, args.data_dir)
     hidden = tuple(args.hidden)
+    _network.SPARSE_FIRST_LAYER = args.sparse
     phases, wall = profile(X, y, hidden, args.batch_size, args.threads, args.epochs,
                            batch_norm=args.batch_norm, dropout=args.dropout)
     sizes = [X.shape[1], *hidden, len(np.unique(y))]

@@ -117,7 +117,20 @@ uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t st
                                      ptrdiff_t n, double p, int act,          \
                                      double param);                           \
     void fm_add_noise_##S(T *x, ptrdiff_t n, uint32_t first, double std,      \
-                          uint64_t key);
+                          uint64_t key);                                      \
+    /* sparse.c: the first layer on the minibatch's nonzeros */               \
+    void fm_csr_rows_##S(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,     \
+                         ptrdiff_t start, ptrdiff_t r0, ptrdiff_t r1,         \
+                         int32_t *cols, T *vals, ptrdiff_t *nnz);             \
+    void fm_csr_matmul_##S(const int32_t *cols, const T *vals,                \
+                           const ptrdiff_t *nnz, ptrdiff_t stride,            \
+                           ptrdiff_t rows, const T *W, ptrdiff_t ldw,         \
+                           ptrdiff_t c0, ptrdiff_t c1, T *Z, ptrdiff_t ldz);  \
+    void fm_csc_wgrad_##S(const int32_t *cols, const T *vals,                 \
+                          const ptrdiff_t *nnz, ptrdiff_t stride,             \
+                          ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,         \
+                          const T *D, ptrdiff_t n_out, T *dW, int accumulate, \
+                          ptrdiff_t *colptr, int32_t *rowidx, T *cvals);
 
 FM_DECLARE(float, f)
 FM_DECLARE(double, d)

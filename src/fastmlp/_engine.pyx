@@ -25,7 +25,7 @@ from cython.parallel cimport prange
 from libc.math cimport isfinite, sqrt, pow
 from libc.string cimport memcpy
 from libc.stdlib cimport free, malloc
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int32_t, uint32_t, uint64_t
 from openmp cimport omp_get_num_procs, omp_get_wtime
 
 from ._blas cimport gemm_rm
@@ -84,6 +84,18 @@ cdef struct Net:
     uint64_t epoch
     uint64_t batch           # index of the current minibatch in the epoch
     double *prof             # seconds per phase (PROF_*), or NULL: no timing
+    # Sparse first layer (training only; see train_epoch's sparse_split):
+    # the minibatch as its nonzeros, row i's at i * sizes[0] of sp_cols and
+    # sp_vals, sp_nnz[i] of them; parts of the weight gradient by features.
+    bint sparse
+    int sp_parts             # parts of the features, sp_split[0..sp_parts]
+    const intp *sp_split
+    int32_t *sp_cols
+    void *sp_vals            # floating
+    intp *sp_nnz
+    intp *sp_colptr          # per part p: sp_split[p] + p, room for its width + 1
+    int32_t *sp_rowidx       # per part: from sp_split[p] * capacity
+    void *sp_cvals           # floating, as sp_rowidx
 
 
 ctypedef struct Reg:
@@ -571,6 +583,67 @@ cdef void _vecmat(const Net *net, const floating *x, intp m, const floating *W,
             fm_vecmat_d(x, m, W + c0, n, min(chunk, n - c0), y + c0)
 
 
+cdef void _gather_sparse(const Net *net, const floating *X, intp n_in,
+                         const intp *idx, intp start, intp rows) noexcept nogil:
+    """The minibatch's nonzeros (rows idx[0:rows] of X, or start:start+rows
+    without idx) into net.sp_*, in blocks of rows shared by the threads."""
+    cdef intp blk, r0, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = _threads(net, rows * n_in)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        if floating is float:
+            fm_csr_rows_f(X, n_in, idx, start, r0, min(r0 + ROW_BLOCK, rows),
+                          net.sp_cols, <float *>net.sp_vals, net.sp_nnz)
+        else:
+            fm_csr_rows_d(X, n_in, idx, start, r0, min(r0 + ROW_BLOCK, rows),
+                          net.sp_cols, <double *>net.sp_vals, net.sp_nnz)
+
+
+cdef void _sparse_matmul(const Net *net, intp rows, const floating *W, intp n_out,
+                         floating *Z) noexcept nogil:
+    """Z = X @ W for the minibatch's nonzeros X: each thread a slab of W's
+    columns (whole 64-byte vectors), which stays in its core's cache."""
+    cdef intp vl = 64 // sizeof(floating)
+    cdef int nt = net.n_threads
+    cdef intp p, c0, c1, per, nvec = (n_out + vl - 1) // vl
+    if nt > nvec:
+        nt = <int>nvec
+    per = (nvec + nt - 1) // nt * vl
+    for p in prange(nt, schedule='static', num_threads=nt):
+        c0 = p * per
+        c1 = min(c0 + per, n_out)
+        if c0 < c1:
+            if floating is float:
+                fm_csr_matmul_f(net.sp_cols, <const float *>net.sp_vals, net.sp_nnz,
+                                net.sizes[0], rows, W, n_out, c0, c1, Z, n_out)
+            else:
+                fm_csr_matmul_d(net.sp_cols, <const double *>net.sp_vals, net.sp_nnz,
+                                net.sizes[0], rows, W, n_out, c0, c1, Z, n_out)
+
+
+cdef void _sparse_wgrad(const Net *net, intp rows, const floating *D, intp n_out,
+                        floating *dW, bint accumulate) noexcept nogil:
+    """dW (= or +=) X^T @ D for the minibatch's nonzeros X: each thread the
+    rows of dW of one part of the features (parts of equal expected
+    nonzeros), listing its features' nonzeros itself."""
+    cdef intp p, k0
+    cdef int nt = min(net.n_threads, net.sp_parts)
+    for p in prange(net.sp_parts, schedule='static', num_threads=nt):
+        k0 = net.sp_split[p]
+        if floating is float:
+            fm_csc_wgrad_f(net.sp_cols, <const float *>net.sp_vals, net.sp_nnz,
+                           net.sizes[0], rows, k0, net.sp_split[p + 1], D, n_out,
+                           dW, accumulate, net.sp_colptr + k0 + p,
+                           net.sp_rowidx + k0 * net.capacity,
+                           <float *>net.sp_cvals + k0 * net.capacity)
+        else:
+            fm_csc_wgrad_d(net.sp_cols, <const double *>net.sp_vals, net.sp_nnz,
+                           net.sizes[0], rows, k0, net.sp_split[p + 1], D, n_out,
+                           dW, accumulate, net.sp_colptr + k0 + p,
+                           net.sp_rowidx + k0 * net.capacity,
+                           <double *>net.sp_cvals + k0 * net.capacity)
+
+
 cdef void _gemm(const Net *net, char transa, char transb,
                 intp m, intp n, intp k, floating alpha,
                 const floating *A, intp lda, const floating *B, intp ldb,
@@ -642,6 +715,8 @@ cdef void _forward(const Net *net, const floating *theta, const floating *x,
             for i in range(rows):
                 _vecmat(net, a_in + i * n_in, n_in, theta + net.w_off[l], n_out,
                         z + i * n_out)
+        elif l == 0 and net.sparse and train:
+            _sparse_matmul(net, rows, theta + net.w_off[0], n_out, z)
         else:
             _gemm(net, c'N', c'N', rows, n_out, n_in, <floating>1.0, a_in, n_in,
                   theta + net.w_off[l], n_out, <floating>0.0, z, n_out)
@@ -709,8 +784,11 @@ cdef double _forward_backward(
                 beta = 0.0
         _mark(net, PROF_BWD_ELEM)
         # dW = A_prev^T @ delta
-        _gemm(net, c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
-              D, n_out, beta, grad + net.w_off[l], n_out)
+        if l == 0 and net.sparse:
+            _sparse_wgrad(net, rows, D, n_out, grad + net.w_off[0], beta != 0)
+        else:
+            _gemm(net, c'T', c'N', n_in, n_out, rows, <floating>1.0, a_in, n_in,
+                  D, n_out, beta, grad + net.w_off[l], n_out)
         _mark(net, PROF_GRAD_GEMM)
         if not (net.bn and l < L - 1):
             # (with BN, the hidden layer's shift beta got its gradient above)
@@ -904,6 +982,15 @@ cdef Net _make_net(const intp[::1] sizes, const intp[::1] w_off,
     net.n_threads = max(1, n_threads)
     net.vec_threads = 1
     net.split_gemm = split_gemm
+    net.sparse = False
+    net.sp_parts = 0
+    net.sp_split = NULL
+    net.sp_cols = NULL
+    net.sp_vals = NULL
+    net.sp_nnz = NULL
+    net.sp_colptr = NULL
+    net.sp_rowidx = NULL
+    net.sp_cvals = NULL
     return net
 
 
@@ -926,8 +1013,16 @@ def train_epoch(
     floating[::1] work, double[::1] dwork, int n_threads,
     bint split_gemm=False,
     double[::1] profile=None,            # INOUT seconds per phase (PROFILE_PHASES)
+    const intp[::1] sparse_split=None,   # IN  sparse first layer: feature parts
 ):
     """Run one epoch of minibatch training without the GIL.
+
+    With ``sparse_split`` (0 = k_0 < k_1 < ... < k_P = n_features) the
+    first layer works on each minibatch's nonzeros: its forward product
+    reads only the rows of W that a nonzero selects, and thread p computes
+    the weight gradient's rows k_p:k_{p+1} (parts chosen by the caller to
+    hold equal numbers of nonzeros).  For inputs that are mostly zeros.
+    The dense minibatch is then never formed; input noise is excluded.
 
     With batch norm a minibatch of one sample (possible only as the last of
     an epoch) is skipped: its statistics are undefined.
@@ -938,12 +1033,88 @@ def train_epoch(
     ``failed_batch`` the index of the first batch with a non-finite loss
     (-1 if none; training stops there, before that batch's update).
     """
-    cdef intp n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
-    cdef intp n_params = theta.shape[0]
-    cdef intp start, rows, i, b = 0
+    cdef intp n = X.shape[0], n_in = X.shape[1]
     cdef Net net = _make_net(sizes, w_off, b_off, act, act_param, out, g_off,
                              dropout, running, reg, batch_size, n_threads,
                              split_gemm, True)
+    cdef bint has_rates = lr_steps.shape[0] > 0
+
+    if n == 0:
+        return 0.0, t, 0, -1
+    if has_rates and lr_steps.shape[0] < (n + batch_size - 1) // batch_size:
+        raise ValueError("lr_steps must hold one rate per minibatch")
+    if profile is not None:
+        if profile.shape[0] < PROF_N + 1:
+            raise ValueError(f"profile needs {PROF_N + 1} entries")
+        net.prof = &profile[0]
+    if sparse_split is not None and sparse_split.shape[0] > 1:
+        _check_split(sparse_split, n_in)
+        if net.input_noise > 0:
+            raise ValueError("the sparse first layer excludes input noise")
+    try:
+        if (sparse_split is not None and sparse_split.shape[0] > 1
+                and not _sparse_alloc(&net, sparse_split, sizeof(floating))):
+            raise MemoryError()
+        return _train_loop(X, Y, sample_weight, order, batch_size, theta, grad,
+                           state, t, &opt, lr_steps, &net, work, dwork)
+    finally:
+        _sparse_free(&net)
+
+
+cdef _check_split(const intp[::1] split, intp n_in):
+    cdef intp p
+    if split[0] != 0 or split[split.shape[0] - 1] != n_in:
+        raise ValueError("sparse_split must run from 0 to n_features")
+    for p in range(split.shape[0] - 1):
+        if split[p + 1] < split[p]:
+            raise ValueError("sparse_split must be non-decreasing")
+
+
+cdef bint _sparse_alloc(Net *net, const intp[::1] split, size_t item):
+    """The sparse first layer's buffers, for net.capacity rows; False when
+    out of memory."""
+    cdef intp n_in = net.sizes[0], cap = net.capacity
+    net.sparse = True
+    net.sp_parts = <int>(split.shape[0] - 1)
+    net.sp_split = &split[0]
+    net.sp_cols = <int32_t *>malloc(cap * n_in * sizeof(int32_t) + 1)
+    net.sp_vals = malloc(cap * n_in * item + 1)
+    net.sp_nnz = <intp *>malloc(cap * sizeof(intp) + 1)
+    net.sp_colptr = <intp *>malloc((n_in + net.sp_parts) * sizeof(intp))
+    net.sp_rowidx = <int32_t *>malloc(cap * n_in * sizeof(int32_t) + 1)
+    net.sp_cvals = malloc(cap * n_in * item + 1)
+    return not (net.sp_cols == NULL or net.sp_vals == NULL or net.sp_nnz == NULL
+                or net.sp_colptr == NULL or net.sp_rowidx == NULL
+                or net.sp_cvals == NULL)
+
+
+cdef void _sparse_free(Net *net) noexcept:
+    free(net.sp_cols)
+    free(net.sp_vals)
+    free(net.sp_nnz)
+    free(net.sp_colptr)
+    free(net.sp_rowidx)
+    free(net.sp_cvals)
+    net.sparse = False
+    net.sp_cols = net.sp_rowidx = NULL
+    net.sp_vals = net.sp_cvals = NULL
+    net.sp_nnz = net.sp_colptr = NULL
+
+
+cdef _train_loop(
+    const floating[:, ::1] X, const floating[:, ::1] Y,
+    const floating[::1] sample_weight, const intp[::1] order, intp batch_size,
+    floating[::1] theta, floating[::1] grad, floating[::1] state, long long t,
+    const OptParams *popt, const double[::1] lr_steps, Net *pnet,
+    floating[::1] work, double[::1] dwork,
+):
+    """train_epoch's minibatch loop (the net set up, buffers owned by the
+    caller)."""
+    cdef Net net = pnet[0]
+    cdef OptParams opt = popt[0]
+    cdef intp n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
+    cdef intp n_params = theta.shape[0]
+    cdef intp start, rows, i, b = 0
     cdef bint shuffled = order.shape[0] > 0
     cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint has_rates = lr_steps.shape[0] > 0
@@ -958,15 +1129,6 @@ def train_epoch(
     cdef intp in_off = _inputs_offset(&net)
     cdef double *partial = _partials(&net, &dwork[0])
     cdef double ss_new, unused = 0.0
-
-    if n == 0:
-        return 0.0, t, 0, -1
-    if has_rates and lr_steps.shape[0] < (n + batch_size - 1) // batch_size:
-        raise ValueError("lr_steps must hold one rate per minibatch")
-    if profile is not None:
-        if profile.shape[0] < PROF_N + 1:
-            raise ValueError(f"profile needs {PROF_N + 1} entries")
-        net.prof = &profile[0]
     xb = &work[in_off]
     yb = xb + batch_size * n_in
     swb = yb + batch_size * n_out
@@ -987,7 +1149,16 @@ def train_epoch(
                 start += rows
                 b += 1
                 continue
-            if shuffled:
+            if net.sparse:
+                _gather_sparse(&net, &X[0, 0], n_in,
+                               &order[start] if shuffled else NULL, start, rows)
+                x = xb      # not read: the first layer uses net.sp_*
+                if shuffled:
+                    _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
+                    y = yb
+                else:
+                    y = &Y[start, 0]
+            elif shuffled:
                 _gather(&net, xb, &X[0, 0], &order[start], rows, n_in)
                 _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
                 x = xb

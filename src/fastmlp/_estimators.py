@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params
+from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params, sparse_split
 from ._schedules import SCHEDULE_DEFAULTS, epoch_rates, schedule_params
 from ._threads import (
     blas_threads,
@@ -487,6 +487,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         work, dwork = net.workspace(batch_size)
         theta = self._theta
         last_finite = np.empty_like(theta)
+        sparse = sparse_split(X, n_threads, self.input_noise)
 
         try:
             self.n_iter_ = 0
@@ -513,7 +514,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 total, t, _, failed = _engine.train_epoch(
                     X, Y, sw, order, batch_size, theta, grad, self._opt_state,
                     self._opt_t, opt, rates, *net._args(self._schedule_epoch),
-                    work, dwork, n_threads, split,
+                    work, dwork, n_threads, split, sparse_split=sparse,
                 )
                 elapsed = time.perf_counter() - tic
                 if failed < 0 and not np.isfinite(theta).all():

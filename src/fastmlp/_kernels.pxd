@@ -1,7 +1,7 @@
 # Declarations of the C kernels in csrc/kernels.h. All calls to them go
 # through this file.
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 cdef extern from "kernels.h" nogil:
     enum:
@@ -66,3 +66,10 @@ cdef extern from "kernels.h" nogil:
     void fm_dropout_act_backward_d(double *a, const double *g, const double *mask, Py_ssize_t n, double p, int act, double param)
     void fm_add_noise_f(float *x, Py_ssize_t n, uint32_t first, double std, uint64_t key)
     void fm_add_noise_d(double *x, Py_ssize_t n, uint32_t first, double std, uint64_t key)
+    # sparse.c
+    void fm_csr_rows_f(const float *X, Py_ssize_t ldx, const Py_ssize_t *idx, Py_ssize_t start, Py_ssize_t r0, Py_ssize_t r1, int32_t *cols, float *vals, Py_ssize_t *nnz)
+    void fm_csr_rows_d(const double *X, Py_ssize_t ldx, const Py_ssize_t *idx, Py_ssize_t start, Py_ssize_t r0, Py_ssize_t r1, int32_t *cols, double *vals, Py_ssize_t *nnz)
+    void fm_csr_matmul_f(const int32_t *cols, const float *vals, const Py_ssize_t *nnz, Py_ssize_t stride, Py_ssize_t rows, const float *W, Py_ssize_t ldw, Py_ssize_t c0, Py_ssize_t c1, float *Z, Py_ssize_t ldz)
+    void fm_csr_matmul_d(const int32_t *cols, const double *vals, const Py_ssize_t *nnz, Py_ssize_t stride, Py_ssize_t rows, const double *W, Py_ssize_t ldw, Py_ssize_t c0, Py_ssize_t c1, double *Z, Py_ssize_t ldz)
+    void fm_csc_wgrad_f(const int32_t *cols, const float *vals, const Py_ssize_t *nnz, Py_ssize_t stride, Py_ssize_t rows, Py_ssize_t k0, Py_ssize_t k1, const float *D, Py_ssize_t n_out, float *dW, int accumulate, Py_ssize_t *colptr, int32_t *rowidx, float *cvals)
+    void fm_csc_wgrad_d(const int32_t *cols, const double *vals, const Py_ssize_t *nnz, Py_ssize_t stride, Py_ssize_t rows, Py_ssize_t k0, Py_ssize_t k1, const double *D, Py_ssize_t n_out, double *dW, int accumulate, Py_ssize_t *colptr, int32_t *rowidx, double *cvals)

@@ -69,6 +69,43 @@ WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 
 _INT_MAX = 2**31 - 1
 
+# The sparse first layer (see `sparse_split`): "auto" (by the inputs'
+# density), "always" or "never"; the benchmarks and tests set it.
+SPARSE_FIRST_LAYER = "auto"
+# Densest inputs for which "auto" takes it (bench/README.md: the crossover).
+SPARSE_MAX_DENSITY = 0.35
+# Rows of X looked at to estimate the density.
+_DENSITY_ROWS = 4096
+
+
+def sparse_split(X, n_parts, input_noise=0.0):
+    """Parts of the features for the engine's sparse first layer
+    (`_engine.train_epoch`'s ``sparse_split``), or None for the dense one.
+
+    The first layer works on each minibatch's nonzeros when at most
+    SPARSE_MAX_DENSITY of the inputs are nonzero (estimated on up to
+    _DENSITY_ROWS evenly spaced rows; MNIST: 19 %): its forward product
+    and weight gradient then read only the rows of W and of the delta that
+    the nonzeros select.  The weight gradient is cut into `n_parts` runs of
+    features holding equal numbers of the sample's nonzeros, one per thread.
+    Input noise makes the inputs dense: never with it.
+    """
+    n, n_in = X.shape
+    if SPARSE_FIRST_LAYER == "never" or input_noise > 0 or n == 0 or n_in == 0:
+        return None
+    if n * n_in >= _INT_MAX:
+        return None  # column indices are 32-bit
+    sample = X[:: max(1, n // _DENSITY_ROWS)]
+    counts = np.count_nonzero(sample, axis=0)
+    total = counts.sum()
+    if SPARSE_FIRST_LAYER != "always" and total > SPARSE_MAX_DENSITY * sample.size:
+        return None
+    n_parts = max(1, min(int(n_parts), n_in))
+    cum = np.cumsum(counts)
+    cuts = np.searchsorted(cum, total * np.arange(1, n_parts) / n_parts) + 1
+    split = np.concatenate([[0], np.clip(cuts, 0, n_in), [n_in]])
+    return np.ascontiguousarray(np.maximum.accumulate(split), dtype=np.intp)
+
 
 class Network:
     """A multilayer perceptron's structure and its flat parameter layout.

@@ -1,0 +1,206 @@
+/* Sparse first-layer kernels for one floating type, included by sparse.c
+ * with T (float or double) and S (f or d) defined.
+ *
+ * A minibatch of inputs that are mostly zeros (images, one-hot codes) is
+ * kept as its nonzeros: row i's column indices and values at offset
+ * i * stride of `cols` and `vals` (sorted by column), nnz[i] of them.  The
+ * first layer's forward product and weight gradient then read the rows of
+ * W, or of the delta, that a nonzero selects, and nothing else.
+ *
+ * Sums run over the nonzeros in increasing column (forward) or row (weight
+ * gradient) order, whatever part of the product a thread computes: the
+ * result does not depend on the number of threads.
+ */
+
+#define FM_CAT_(a, b) a##_##b
+#define FM_CAT(a, b) FM_CAT_(a, b)
+#define FM_VT FM_CAT(fm_sp_vec, S)
+
+#if FM_SP_VECTOR
+/* GCC/Clang vector extension: 64 bytes, loaded and stored unaligned.
+ * Sums held in named vectors stay in registers, which GCC does not manage
+ * for an array indexed through the column list (measured: 5x slower). */
+typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
+#define FM_VL ((ptrdiff_t)(64 / sizeof(T)))
+
+/* Columns c : c + Q vectors of Z for every row (a constant Q, so that the
+ * Q sums are registers). */
+#define FM_SP_MATMUL_CHUNK(Q)                                                 \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
+        const int32_t *ci = cols + i * stride;                                \
+        const T *vi = vals + i * stride;                                      \
+        const ptrdiff_t nn = nnz[i];                                          \
+        FM_VT a[Q];                                                           \
+        for (int q = 0; q < Q; q++) a[q] = (FM_VT){0};                        \
+        for (ptrdiff_t t = 0; t < nn; t++) {                                  \
+            const T v = vi[t];                                                \
+            const FM_VT *w = (const FM_VT *)(W + (ptrdiff_t)ci[t] * ldw + c); \
+            for (int q = 0; q < Q; q++) a[q] += v * w[q];                     \
+        }                                                                     \
+        FM_VT *z = (FM_VT *)(Z + i * ldz + c);                                \
+        for (int q = 0; q < Q; q++) z[q] = a[q];                              \
+    }
+
+/* Columns c : c + Q vectors of dW for every listed feature. */
+#define FM_SP_WGRAD_CHUNK(Q)                                                  \
+    for (ptrdiff_t k = 0; k < nk; k++) {                                      \
+        const ptrdiff_t p1 = colptr[k];                                       \
+        FM_VT a[Q];                                                           \
+        FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);                      \
+        for (int q = 0; q < Q; q++) a[q] = accumulate ? w[q] : (FM_VT){0};    \
+        for (ptrdiff_t p = k ? colptr[k - 1] : 0; p < p1; p++) {              \
+            const T v = cvals[p];                                             \
+            const FM_VT *d = (const FM_VT *)(D + (ptrdiff_t)rowidx[p] * n_out + c); \
+            for (int q = 0; q < Q; q++) a[q] += v * d[q];                     \
+        }                                                                     \
+        for (int q = 0; q < Q; q++) w[q] = a[q];                              \
+    }
+#endif
+
+/* Rows r0:r1 of the minibatch as nonzeros: row i is row idx[i] of X, or
+ * row start + i without idx. */
+FM_KERNEL void FM_CAT(fm_csr_rows, S)(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,
+                                     ptrdiff_t start, ptrdiff_t r0, ptrdiff_t r1,
+                                     int32_t *cols, T *vals, ptrdiff_t *nnz)
+{
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const T *x = X + (idx ? idx[i] : start + i) * ldx;
+        int32_t *c = cols + i * ldx;
+        T *v = vals + i * ldx;
+        ptrdiff_t n = 0;
+#if FM_SP_AVX512
+        if (fm_sp_avx512()) {
+            nnz[i] = FM_CAT(fm_compress_avx512, S)(x, ldx, c, v);
+            continue;
+        }
+#endif
+        for (ptrdiff_t k = 0; k < ldx; k++) {   /* branch-free compaction */
+            c[n] = (int32_t)k;
+            v[n] = x[k];
+            n += x[k] != 0;
+        }
+        nnz[i] = n;
+    }
+}
+
+/* Z[0:rows, c0:c1] = X @ W[:, c0:c1] for the minibatch's nonzeros X.
+ * Column chunks outside, rows inside: a chunk's slab of W stays in cache
+ * while every row reads it. */
+FM_KERNEL void FM_CAT(fm_csr_matmul, S)(const int32_t *cols, const T *vals,
+                                       const ptrdiff_t *nnz, ptrdiff_t stride,
+                                       ptrdiff_t rows, const T *W, ptrdiff_t ldw,
+                                       ptrdiff_t c0, ptrdiff_t c1, T *Z,
+                                       ptrdiff_t ldz)
+{
+    ptrdiff_t c = c0;
+#if FM_SP_VECTOR
+    /* chunks of 8 vectors, then at most one each of 4, 2 and 1 */
+    for (; c + 8 * FM_VL <= c1; c += 8 * FM_VL)
+        FM_SP_MATMUL_CHUNK(8);
+    if (c + 4 * FM_VL <= c1) { FM_SP_MATMUL_CHUNK(4); c += 4 * FM_VL; }
+    if (c + 2 * FM_VL <= c1) { FM_SP_MATMUL_CHUNK(2); c += 2 * FM_VL; }
+    if (c + FM_VL <= c1) { FM_SP_MATMUL_CHUNK(1); c += FM_VL; }
+    if (c < c1 && c1 - c0 >= FM_VL) {
+        /* the last columns as one vector ending at c1: the columns it
+         * shares with the previous chunk get the same sums again */
+        c = c1 - FM_VL;
+        FM_SP_MATMUL_CHUNK(1);
+        c = c1;
+    }
+#endif
+    if (c < c1) {
+        const ptrdiff_t w = c1 - c;
+        for (ptrdiff_t i = 0; i < rows; i++) {
+            const int32_t *ci = cols + i * stride;
+            const T *vi = vals + i * stride;
+            T *z = Z + i * ldz + c;
+            for (ptrdiff_t j = 0; j < w; j++) z[j] = 0;
+            for (ptrdiff_t t = 0; t < nnz[i]; t++) {
+                const T v = vi[t];
+                const T *wr = W + (ptrdiff_t)ci[t] * ldw + c;
+                for (ptrdiff_t j = 0; j < w; j++) z[j] += v * wr[j];
+            }
+        }
+    }
+}
+
+/* First nonzero of a row at column >= k (columns sorted). */
+static inline ptrdiff_t FM_CAT(fm_sp_lower, S)(const int32_t *ci, ptrdiff_t n, ptrdiff_t k)
+{
+    ptrdiff_t lo = 0, hi = n;
+    while (lo < hi) {
+        const ptrdiff_t mid = lo + (hi - lo) / 2;
+        if (ci[mid] < k) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* dW[k0:k1, :] (= or +=, `accumulate`) X[:, k0:k1]^T @ D for the
+ * minibatch's nonzeros X and the (rows, n_out) delta D.  The features'
+ * columns are listed first (a counting sort into colptr, rowidx and cvals,
+ * room for (k1 - k0 + 1), (k1 - k0) * rows and (k1 - k0) * rows entries);
+ * each row of dW is then a sum of rows of D held in registers. */
+FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
+                                      const ptrdiff_t *nnz, ptrdiff_t stride,
+                                      ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,
+                                      const T *D, ptrdiff_t n_out, T *dW,
+                                      int accumulate, ptrdiff_t *colptr,
+                                      int32_t *rowidx, T *cvals)
+{
+    const ptrdiff_t nk = k1 - k0;
+    if (nk <= 0)
+        return;
+    memset(colptr, 0, (size_t)(nk + 1) * sizeof(ptrdiff_t));
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const int32_t *ci = cols + i * stride;
+        for (ptrdiff_t t = FM_CAT(fm_sp_lower, S)(ci, nnz[i], k0);
+             t < nnz[i] && ci[t] < k1; t++)
+            colptr[ci[t] - k0 + 1]++;
+    }
+    for (ptrdiff_t k = 0; k < nk; k++) colptr[k + 1] += colptr[k];
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const int32_t *ci = cols + i * stride;
+        const T *vi = vals + i * stride;
+        for (ptrdiff_t t = FM_CAT(fm_sp_lower, S)(ci, nnz[i], k0);
+             t < nnz[i] && ci[t] < k1; t++) {
+            const ptrdiff_t p = colptr[ci[t] - k0]++;
+            rowidx[p] = (int32_t)i;
+            cvals[p] = vi[t];
+        }
+    }
+    /* colptr[k] is now the end of feature k0 + k's list */
+    ptrdiff_t c = 0;
+#if FM_SP_VECTOR
+    for (; c + 8 * FM_VL <= n_out; c += 8 * FM_VL)
+        FM_SP_WGRAD_CHUNK(8);
+    if (c + 4 * FM_VL <= n_out) { FM_SP_WGRAD_CHUNK(4); c += 4 * FM_VL; }
+    if (c + 2 * FM_VL <= n_out) { FM_SP_WGRAD_CHUNK(2); c += 2 * FM_VL; }
+    if (c + FM_VL <= n_out) { FM_SP_WGRAD_CHUNK(1); c += FM_VL; }
+    if (c < n_out && n_out >= FM_VL && !accumulate) {
+        /* as in fm_csr_matmul (adding would count the shared columns twice) */
+        c = n_out - FM_VL;
+        FM_SP_WGRAD_CHUNK(1);
+        c = n_out;
+    }
+#endif
+    if (c < n_out) {
+        const ptrdiff_t w = n_out - c;
+        for (ptrdiff_t k = 0; k < nk; k++) {
+            T *dw = dW + (k0 + k) * n_out + c;
+            if (!accumulate)
+                for (ptrdiff_t j = 0; j < w; j++) dw[j] = 0;
+            for (ptrdiff_t p = k ? colptr[k - 1] : 0; p < colptr[k]; p++) {
+                const T v = cvals[p];
+                const T *d = D + (ptrdiff_t)rowidx[p] * n_out + c;
+                for (ptrdiff_t j = 0; j < w; j++) dw[j] += v * d[j];
+            }
+        }
+    }
+}
+
+#undef FM_VT
+#undef FM_VL
+#undef FM_SP_MATMUL_CHUNK
+#undef FM_SP_WGRAD_CHUNK
+#undef FM_CAT
+#undef FM_CAT_
