@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peak import sgemm_gflops  # noqa: E402
 
-from fastmlp import MLPClassifier  # noqa: E402
+from fastmlp import MLPClassifier, _network  # noqa: E402
 from fastmlp._datasets import find_data_dir, load_idx_folder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,7 +223,7 @@ def memory_child(args):
 def fit_memory(name, config, threads, data_dir):
     """(extra MB during fit, MB of X) of one fit in a child process."""
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, config,
-           str(threads)]
+           str(threads), "--sparse", _network.SPARSE_FIRST_LAYER]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -254,8 +254,12 @@ def main(argv=None):
     parser.add_argument("--memory-configs", nargs="*", default=["256,128/128"],
                         help="configs whose fit memory is measured, each library "
                              "in a fresh process")
+    parser.add_argument("--sparse", choices=("auto", "always", "never"), default="auto",
+                        help="fastmlp's sparse first layer: by the inputs' density "
+                             "(auto, the default, as for users), or forced on or off")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    _network.SPARSE_FIRST_LAYER = args.sparse
     if args.memory_child:
         return memory_child(args)
 
@@ -286,6 +290,7 @@ def main(argv=None):
             time.sleep(IDLE)
             t = run_fastmlp(X_all[:20000], y_all[:20000], (1024, 1024), 256, nt)[0]
             scale[nt] = min(scale[nt], t)
+    print(f"fastmlp sparse first layer: {args.sparse}")
     print(f"sgemm peak (cython_blas, 4096^3): "
           + ", ".join(f"{nt} thread(s) {g:.0f} GFLOP/s" for nt, g in peaks.items()))
 

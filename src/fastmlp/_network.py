@@ -73,7 +73,7 @@ _INT_MAX = 2**31 - 1
 # density), "always" or "never"; the benchmarks and tests set it.
 SPARSE_FIRST_LAYER = "auto"
 # Densest inputs for which "auto" takes it (bench/README.md: the crossover).
-SPARSE_MAX_DENSITY = 0.35
+SPARSE_MAX_DENSITY = 0.25
 # Rows of X looked at to estimate the density.
 _DENSITY_ROWS = 4096
 
