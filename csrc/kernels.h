@@ -11,6 +11,18 @@
 
 #include <stddef.h>
 
+/* For the kernels' definitions (kernels.c, sparse.c): each exported kernel
+ * is compiled for the portable x86-64 baseline and for AVX2+FMA (x86-64-v3)
+ * and AVX-512 (x86-64-v4); the loader picks the best the CPU has (GNU
+ * ifunc).  The wheel stays portable, the loops run at the machine's vector
+ * width. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define FM_KERNEL \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FM_KERNEL
+#endif
+
 /* Hidden-layer activations. */
 enum {
     FM_ACT_IDENTITY = 0,

@@ -4,15 +4,6 @@
 #include <string.h>
 #include "kernels.h"
 
-/* As in kernels.c: compiled for the x86-64 baseline, AVX2 and AVX-512, the
- * loader picking the best the CPU has. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-#define FM_KERNEL \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FM_KERNEL
-#endif
-
 /* Explicit vectors with GCC and Clang; plain loops elsewhere. */
 #if defined(__GNUC__)
 #define FM_SP_VECTOR 1
