@@ -1153,18 +1153,15 @@ cdef _train_loop(
                 _gather_sparse(&net, &X[0, 0], n_in,
                                &order[start] if shuffled else NULL, start, rows)
                 x = xb      # not read: the first layer uses net.sp_*
-                if shuffled:
-                    _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
-                    y = yb
-                else:
-                    y = &Y[start, 0]
             elif shuffled:
                 _gather(&net, xb, &X[0, 0], &order[start], rows, n_in)
-                _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
                 x = xb
-                y = yb
             else:
                 x = &X[start, 0]
+            if shuffled:
+                _gather(&net, yb, &Y[0, 0], &order[start], rows, n_out)
+                y = yb
+            else:
                 y = &Y[start, 0]
             if net.input_noise > 0:
                 if not shuffled:

@@ -93,8 +93,8 @@ def sparse_split(X, n_parts, input_noise=0.0):
     n, n_in = X.shape
     if SPARSE_FIRST_LAYER == "never" or input_noise > 0 or n == 0 or n_in == 0:
         return None
-    if n * n_in >= _INT_MAX:
-        return None  # column indices are 32-bit
+    if n_in > _INT_MAX:
+        return None  # the kernels' feature indices are 32-bit
     sample = X[:: max(1, n // _DENSITY_ROWS)]
     counts = np.count_nonzero(sample, axis=0)
     total = counts.sum()
