@@ -530,3 +530,29 @@ def test_prediction_of_a_few_samples_skips_zeros_exactly(dtype):
         np.testing.assert_allclose(clf.predict_proba(rows[k - 1:k]), full[k - 1:k],
                                    rtol=rtol, atol=rtol * 1e-2)
     np.testing.assert_allclose(clf.predict_proba(rows), full, rtol=rtol, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 2, 3, 1]),
+    np.array(["b", "a", "c", "a"]),
+    np.array(["x", "z", "y"], dtype=object),
+    np.array([2.0, 1.0, 0.0, 1.0]),
+    np.array([0, 1, 1, 0]),                 # binary: one column
+    np.array([[0, 1], [1, 1], [0, 0]]),     # multilabel indicator
+])
+def test_one_hot_targets_are_label_binarizers(y):
+    """The fit's direct one-hot fill gives LabelBinarizer.transform's
+    targets, C-contiguous in the training dtype."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastmlp._estimators import _one_hot
+
+    binarizer = LabelBinarizer().fit(y)
+    for dtype in (np.float32, np.float64):
+        Y = _one_hot(binarizer, y, dtype)
+        assert Y.dtype == dtype and Y.flags.c_contiguous
+        np.testing.assert_array_equal(Y, binarizer.transform(y))
+    # a label outside the classes: LabelBinarizer's all-zero row
+    known = LabelBinarizer().fit([1, 2, 3])
+    np.testing.assert_array_equal(_one_hot(known, np.array([1, 5, 3]), np.float64),
+                                  known.transform([1, 5, 3]))
