@@ -93,8 +93,8 @@ def test_pickle_round_trip_keeps_views(digits):
         for attr in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "n_layers_",
                      "n_outputs_", "out_activation_", "n_features_in_"):
             assert getattr(restored, attr) == getattr(est, attr), attr
-        assert all(c.base is restored._theta for c in restored.coefs_)
-        assert all(b.base is restored._theta for b in restored.intercepts_)
+        assert all(np.shares_memory(c, restored._theta) for c in restored.coefs_)
+        assert all(np.shares_memory(b, restored._theta) for b in restored.intercepts_)
         before = new_predict(X_test[:5])
         restored.coefs_[0][...] = 0
         assert not np.allclose(new_predict(X_test[:5]), before)
@@ -127,7 +127,7 @@ def test_warm_start_continues_from_user_weights(digits):
     assert est.n_iter_ == 1
     moved = max(np.abs(a - b).max() for a, b in zip(est.coefs_, good.coefs_))
     assert 0 < moved < 1e-4
-    assert all(c.base is est._theta for c in est.coefs_)
+    assert all(np.shares_memory(c, est._theta) for c in est.coefs_)
     assert est.score(X_test, y_test) == pytest.approx(good.score(X_test, y_test), abs=0.01)
     # without warm_start, fit starts over
     est.set_params(warm_start=False).fit(X_train, y_train)

@@ -42,7 +42,10 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._network import ACTIVATIONS, WEIGHT_INITS, Network, opt_params, sparse_split
+from ._network import (
+    ACTIVATIONS, WEIGHT_INITS, Network, aligned, aligned_empty, aligned_zeros,
+    opt_params, sparse_split,
+)
 from ._schedules import SCHEDULE_DEFAULTS, epoch_rates, schedule_params
 from ._threads import (
     blas_threads,
@@ -232,6 +235,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     # Parameters as views of theta -----------------------------------------
 
     def _set_theta(self, theta):
+        theta = aligned(theta)  # e.g. unpickled: the engine wants 64 bytes
         self._theta = theta
         net = self._network
         self.coefs_ = net.coefs(theta)
@@ -433,15 +437,14 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if not incremental or not hasattr(self, "_opt_state"):
             # A fresh optimiser: zero state, step count 0, initial rate.
             self._learning_rate = self._learning_rate_init()
-            self._opt_state = np.zeros(
-                n_params * _engine.n_state_vectors(self._opt_params()),
-                dtype=net.dtype,
+            self._opt_state = aligned_zeros(
+                n_params * _engine.n_state_vectors(self._opt_params()), net.dtype
             )
             self._opt_t = 0
             self._schedule_epoch = 0
             self.learning_rate_curve_ = []
-        if not self._opt_state.flags.writeable:  # e.g. unpickled from a memmap
-            self._opt_state = self._opt_state.copy()
+        # e.g. unpickled (from a memmap: read-only)
+        self._opt_state = aligned(self._opt_state)
         for attr in ("loss_curve_",):
             if not hasattr(self, attr):
                 setattr(self, attr, [])
@@ -483,7 +486,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         no_order = np.empty(0, dtype=np.intp)
         no_rates = np.empty(0, dtype=np.float64)
         sw = net._weights(sample_weight)
-        grad = np.empty(n_params, dtype=net.dtype)
+        grad = aligned_empty(n_params, net.dtype)
         work, dwork = net.workspace(batch_size)
         theta = self._theta
         last_finite = np.empty_like(theta)
@@ -752,10 +755,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         """Whether coefs_ or intercepts_ hold arrays other than views of theta."""
         theta = self._theta
         for c in self.coefs_:
-            if c.base is not theta:
+            if _owner(c) is not _owner(theta):
                 return True
         for b in self.intercepts_:
-            if b.base is not theta:
+            if _owner(b) is not _owner(theta):
                 return True
         return False
 
@@ -818,6 +821,11 @@ _COMMON_DOC_NOTES = """
     without the GIL: minibatch gathering, forward pass, loss, backward pass
     and optimiser step.
 """
+
+
+def _owner(a):
+    """The array whose memory `a` uses (numpy points a view's base there)."""
+    return a if a.base is None else a.base
 
 
 def _one_hot(binarizer, y, dtype):
