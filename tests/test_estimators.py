@@ -556,3 +556,29 @@ def test_one_hot_targets_are_label_binarizers(y):
     known = LabelBinarizer().fit([1, 2, 3])
     np.testing.assert_array_equal(_one_hot(known, np.array([1, 5, 3]), np.float64),
                                   known.transform([1, 5, 3]))
+
+
+def test_engine_vectors_start_on_64_byte_boundaries():
+    """theta, the optimiser state and the workspace are 64-byte aligned
+    (numpy gives 16), also after unpickling; coefs_ stay views of theta."""
+    from fastmlp._network import ALIGNMENT, aligned, aligned_empty
+
+    for n in (1, 7, 1000, 100_003):
+        for dtype in (np.float32, np.float64, np.intp):
+            a = aligned_empty(n, dtype)
+            assert a.shape == (n,) and a.dtype == dtype and a.flags.c_contiguous
+            assert a.ctypes.data % ALIGNMENT == 0
+    b = np.arange(10.0)[1:]                  # 8 bytes off numpy's alignment
+    assert aligned(b).ctypes.data % ALIGNMENT == 0
+    np.testing.assert_array_equal(aligned(b), b)
+    X, y = load_digits(return_X_y=True)
+    est = MLPClassifier((32,), max_iter=2, random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(est))
+    restored.partial_fit(X, y)
+    for model in (est, restored):
+        for vector in (model._theta, model._opt_state):
+            assert vector.ctypes.data % ALIGNMENT == 0
+        assert not model._user_params()
+        assert all(np.shares_memory(c, model._theta) for c in model.coefs_)
+    work, dwork = est._network.workspace(64)
+    assert work.ctypes.data % ALIGNMENT == 0 and dwork.ctypes.data % ALIGNMENT == 0
