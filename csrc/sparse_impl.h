@@ -15,6 +15,12 @@
 #define FM_CAT_(a, b) a##_##b
 #define FM_CAT(a, b) FM_CAT_(a, b)
 #define FM_VT FM_CAT(fm_sp_vec, S)
+/* Bytes of W's slab (forward) or of the delta's rows (weight gradient) that
+ * a tile holds in L1 while a block of rows (features) reads them; 24 KB of
+ * the 32 KB L1 (bench/README.md: 16, 24, 32 and 64 KB measured).  The
+ * block's cursors are on the stack. */
+#define FM_SP_TILE_BYTES 24576
+#define FM_SP_BLOCK 512
 
 #if FM_SP_VECTOR
 /* GCC/Clang vector extension: 64 bytes, loaded and stored unaligned.
@@ -24,36 +30,75 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 #define FM_VL ((ptrdiff_t)(64 / sizeof(T)))
 
 /* Columns c : c + Q vectors of Z for every row (a constant Q, so that the
- * Q sums are registers). */
+ * Q sums are registers).  The features are taken in tiles whose slab of W
+ * stays in L1 while each row adds its nonzeros in the tile to its sums,
+ * kept in Z between tiles (stored and reloaded exactly: the sums are the
+ * untiled ones, bit for bit); pos[i] is row i's next nonzero. */
 #define FM_SP_MATMUL_CHUNK(Q)                                                 \
-    for (ptrdiff_t i = 0; i < rows; i++) {                                    \
-        const int32_t *ci = cols + i * stride;                                \
-        const T *vi = vals + i * stride;                                      \
-        const ptrdiff_t nn = nnz[i];                                          \
-        FM_VT a[Q];                                                           \
-        for (int q = 0; q < Q; q++) a[q] = (FM_VT){0};                        \
-        for (ptrdiff_t t = 0; t < nn; t++) {                                  \
-            const T v = vi[t];                                                \
-            const FM_VT *w = (const FM_VT *)(W + (ptrdiff_t)ci[t] * ldw + c); \
-            for (int q = 0; q < Q; q++) a[q] += v * w[q];                     \
+    for (ptrdiff_t i0 = 0; i0 < rows; i0 += FM_SP_BLOCK) {                    \
+        const ptrdiff_t i1 = i0 + FM_SP_BLOCK < rows ? i0 + FM_SP_BLOCK : rows; \
+        const ptrdiff_t tk = FM_SP_TILE_BYTES / (Q * 64);                     \
+        ptrdiff_t pos[FM_SP_BLOCK];                                           \
+        for (ptrdiff_t i = i0; i < i1; i++) {                                 \
+            FM_VT *z = (FM_VT *)(Z + i * ldz + c);                            \
+            for (int q = 0; q < Q; q++) z[q] = (FM_VT){0};                    \
+            pos[i - i0] = 0;                                                  \
         }                                                                     \
-        FM_VT *z = (FM_VT *)(Z + i * ldz + c);                                \
-        for (int q = 0; q < Q; q++) z[q] = a[q];                              \
+        for (ptrdiff_t ka = 0; ka < stride; ka += tk) {                       \
+            const int32_t kb = (int32_t)(ka + tk < stride ? ka + tk : stride); \
+            for (ptrdiff_t i = i0; i < i1; i++) {                             \
+                const int32_t *ci = cols + i * stride;                        \
+                const T *vi = vals + i * stride;                              \
+                const ptrdiff_t nn = nnz[i];                                  \
+                ptrdiff_t t = pos[i - i0];                                    \
+                if (t >= nn || ci[t] >= kb)                                   \
+                    continue;                                                 \
+                FM_VT *z = (FM_VT *)(Z + i * ldz + c);                        \
+                FM_VT a[Q];                                                   \
+                for (int q = 0; q < Q; q++) a[q] = z[q];                      \
+                for (; t < nn && ci[t] < kb; t++) {                           \
+                    const T v = vi[t];                                        \
+                    const FM_VT *w = (const FM_VT *)(W + (ptrdiff_t)ci[t] * ldw + c); \
+                    for (int q = 0; q < Q; q++) a[q] += v * w[q];             \
+                }                                                             \
+                for (int q = 0; q < Q; q++) z[q] = a[q];                      \
+                pos[i - i0] = t;                                              \
+            }                                                                 \
+        }                                                                     \
     }
 
-/* Columns c : c + Q vectors of dW for every listed feature. */
+/* Columns c : c + Q vectors of dW for every listed feature: the rows of the
+ * delta in tiles kept in L1, as FM_SP_MATMUL_CHUNK's features. */
 #define FM_SP_WGRAD_CHUNK(Q)                                                  \
-    for (ptrdiff_t k = 0; k < nk; k++) {                                      \
-        const ptrdiff_t p1 = colptr[k];                                       \
-        FM_VT a[Q];                                                           \
-        FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);                      \
-        for (int q = 0; q < Q; q++) a[q] = accumulate ? w[q] : (FM_VT){0};    \
-        for (ptrdiff_t p = k ? colptr[k - 1] : 0; p < p1; p++) {              \
-            const T v = cvals[p];                                             \
-            const FM_VT *d = (const FM_VT *)(D + (ptrdiff_t)rowidx[p] * n_out + c); \
-            for (int q = 0; q < Q; q++) a[q] += v * d[q];                     \
+    for (ptrdiff_t j0 = 0; j0 < nk; j0 += FM_SP_BLOCK) {                      \
+        const ptrdiff_t j1 = j0 + FM_SP_BLOCK < nk ? j0 + FM_SP_BLOCK : nk;   \
+        const ptrdiff_t tr = FM_SP_TILE_BYTES / (Q * 64);                     \
+        ptrdiff_t pos[FM_SP_BLOCK];                                           \
+        for (ptrdiff_t k = j0; k < j1; k++) {                                 \
+            FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);                  \
+            if (!accumulate)                                                  \
+                for (int q = 0; q < Q; q++) w[q] = (FM_VT){0};                \
+            pos[k - j0] = k ? colptr[k - 1] : 0;                              \
         }                                                                     \
-        for (int q = 0; q < Q; q++) w[q] = a[q];                              \
+        for (ptrdiff_t ra = 0; ra < rows; ra += tr) {                         \
+            const int32_t rb = (int32_t)(ra + tr < rows ? ra + tr : rows);   \
+            for (ptrdiff_t k = j0; k < j1; k++) {                             \
+                const ptrdiff_t p1 = colptr[k];                               \
+                ptrdiff_t p = pos[k - j0];                                    \
+                if (p >= p1 || rowidx[p] >= rb)                               \
+                    continue;                                                 \
+                FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);              \
+                FM_VT a[Q];                                                   \
+                for (int q = 0; q < Q; q++) a[q] = w[q];                      \
+                for (; p < p1 && rowidx[p] < rb; p++) {                       \
+                    const T v = cvals[p];                                     \
+                    const FM_VT *d = (const FM_VT *)(D + (ptrdiff_t)rowidx[p] * n_out + c); \
+                    for (int q = 0; q < Q; q++) a[q] += v * d[q];             \
+                }                                                             \
+                for (int q = 0; q < Q; q++) w[q] = a[q];                      \
+                pos[k - j0] = p;                                              \
+            }                                                                 \
+        }                                                                     \
     }
 #endif
 
@@ -139,7 +184,8 @@ static inline ptrdiff_t FM_CAT(fm_sp_lower, S)(const int32_t *ci, ptrdiff_t n, p
  * minibatch's nonzeros X and the (rows, n_out) delta D.  The features'
  * columns are listed first (a counting sort into colptr, rowidx and cvals,
  * room for (k1 - k0 + 1), (k1 - k0) * rows and (k1 - k0) * rows entries);
- * each row of dW is then a sum of rows of D held in registers. */
+ * each row of dW is then a sum of rows of D held in registers, the rows of
+ * D taken in tiles that stay in L1. */
 FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
                                       const ptrdiff_t *nnz, ptrdiff_t stride,
                                       ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,
@@ -201,6 +247,8 @@ FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
 #undef FM_VT
 #undef FM_VL
 #undef FM_SP_MATMUL_CHUNK
+#undef FM_SP_TILE_BYTES
+#undef FM_SP_BLOCK
 #undef FM_SP_WGRAD_CHUNK
 #undef FM_CAT
 #undef FM_CAT_
