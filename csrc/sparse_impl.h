@@ -22,6 +22,23 @@
 #define FM_SP_TILE_BYTES 24576
 #define FM_SP_BLOCK 512
 
+/* Rows of a tile of q-vector slabs at a stride of ld elements: those that
+ * fill FM_SP_TILE_BYTES, or n (no tiles) where the stride would crowd them
+ * into too few of L1's sets.  L1's set index repeats every 4 KB, so rows
+ * whose stride is a multiple of 2 KB share 2 groups of sets, of 4 KB one:
+ * a tile then evicts itself (measured, one thread, 256 rows, a tile of 48
+ * rows of 512 bytes: 1.13x slower than none at a 2 KB stride, 1.34x at
+ * 4 KB; at 512 B, 1 KB, 1.5 KB and 3 KB strides 1.03-1.17x faster).  Up to
+ * 16 rows per set group are allowed (twice L1's 8 ways: a 1 KB stride,
+ * 4 groups, still gained at 48 rows, and lost at 32). */
+static inline ptrdiff_t FM_CAT(fm_sp_tile, S)(ptrdiff_t q, ptrdiff_t ld, ptrdiff_t n)
+{
+    const size_t s = ((size_t)ld * sizeof(T)) % 4096;
+    const size_t groups = s ? 4096 / (s & (0 - s)) : 1;
+    const ptrdiff_t t = FM_SP_TILE_BYTES / (q * 64);
+    return (size_t)t <= 16 * groups ? t : n;
+}
+
 #if FM_SP_VECTOR
 /* GCC/Clang vector extension: 64 bytes, loaded and stored unaligned.
  * Sums held in named vectors stay in registers, which GCC does not manage
@@ -37,7 +54,7 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 #define FM_SP_MATMUL_CHUNK(Q)                                                 \
     for (ptrdiff_t i0 = 0; i0 < rows; i0 += FM_SP_BLOCK) {                    \
         const ptrdiff_t i1 = i0 + FM_SP_BLOCK < rows ? i0 + FM_SP_BLOCK : rows; \
-        const ptrdiff_t tk = FM_SP_TILE_BYTES / (Q * 64);                     \
+        const ptrdiff_t tk = FM_CAT(fm_sp_tile, S)(Q, ldw, stride);           \
         ptrdiff_t pos[FM_SP_BLOCK];                                           \
         for (ptrdiff_t i = i0; i < i1; i++) {                                 \
             FM_VT *z = (FM_VT *)(Z + i * ldz + c);                            \
@@ -72,7 +89,7 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 #define FM_SP_WGRAD_CHUNK(Q)                                                  \
     for (ptrdiff_t j0 = 0; j0 < nk; j0 += FM_SP_BLOCK) {                      \
         const ptrdiff_t j1 = j0 + FM_SP_BLOCK < nk ? j0 + FM_SP_BLOCK : nk;   \
-        const ptrdiff_t tr = FM_SP_TILE_BYTES / (Q * 64);                     \
+        const ptrdiff_t tr = FM_CAT(fm_sp_tile, S)(Q, n_out, rows);           \
         ptrdiff_t pos[FM_SP_BLOCK];                                           \
         for (ptrdiff_t k = j0; k < j1; k++) {                                 \
             FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);                  \
