@@ -46,77 +46,59 @@ static inline ptrdiff_t FM_CAT(fm_sp_tile, S)(ptrdiff_t q, ptrdiff_t ld, ptrdiff
 typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 #define FM_VL ((ptrdiff_t)(64 / sizeof(T)))
 
-/* Columns c : c + Q vectors of Z for every row (a constant Q, so that the
- * Q sums are registers).  The features are taken in tiles whose slab of W
- * stays in L1 while each row adds its nonzeros in the tile to its sums,
- * kept in Z between tiles (stored and reloaded exactly: the sums are the
- * untiled ones, bit for bit); pos[i] is row i's next nonzero. */
-#define FM_SP_MATMUL_CHUNK(Q)                                                 \
-    for (ptrdiff_t i0 = 0; i0 < rows; i0 += FM_SP_BLOCK) {                    \
-        const ptrdiff_t i1 = i0 + FM_SP_BLOCK < rows ? i0 + FM_SP_BLOCK : rows; \
-        const ptrdiff_t tk = FM_CAT(fm_sp_tile, S)(Q, ldw, stride);           \
+/* Columns c : c + Q vectors of the rows OUT of NL sums, each over a list
+ * of entries p in BEG:END (written in terms of the list number j) of
+ * VX[p] * (row IX[p] of M, leading dimension LDM, MROWS rows), IX sorted
+ * within a list; the rows start at zero when ZERO, else from OUT's values.
+ * Q is a constant, so that the Q partial sums are registers.  M's rows are
+ * taken in tiles (fm_sp_tile) that stay in L1 while every list of a block
+ * of FM_SP_BLOCK lists adds its entries in the tile, its partial sums
+ * waiting in OUT between tiles (stored and reloaded exactly: the sums are
+ * the untiled ones, bit for bit); pos[j - j0] is list j's next entry.
+ * The forward product's lists are the rows' nonzeros, the weight
+ * gradient's the features'. */
+#define FM_SP_LIST_SUMS(Q, NL, BEG, END, IX, VX, OUT, M, LDM, MROWS, ZERO)      \
+    for (ptrdiff_t j0 = 0; j0 < (NL); j0 += FM_SP_BLOCK) {                    \
+        const ptrdiff_t j1 = j0 + FM_SP_BLOCK < (NL) ? j0 + FM_SP_BLOCK : (NL); \
+        const ptrdiff_t tile = FM_CAT(fm_sp_tile, S)(Q, (LDM), (MROWS));      \
         ptrdiff_t pos[FM_SP_BLOCK];                                           \
-        for (ptrdiff_t i = i0; i < i1; i++) {                                 \
-            FM_VT *z = (FM_VT *)(Z + i * ldz + c);                            \
-            for (int q = 0; q < Q; q++) z[q] = (FM_VT){0};                    \
-            pos[i - i0] = 0;                                                  \
+        for (ptrdiff_t j = j0; j < j1; j++) {                                 \
+            FM_VT *o = (FM_VT *)(OUT);                                        \
+            if (ZERO)                                                         \
+                for (int q = 0; q < Q; q++) o[q] = (FM_VT){0};                \
+            pos[j - j0] = (BEG);                                              \
         }                                                                     \
-        for (ptrdiff_t ka = 0; ka < stride; ka += tk) {                       \
-            const int32_t kb = (int32_t)(ka + tk < stride ? ka + tk : stride); \
-            for (ptrdiff_t i = i0; i < i1; i++) {                             \
-                const int32_t *ci = cols + i * stride;                        \
-                const T *vi = vals + i * stride;                              \
-                const ptrdiff_t nn = nnz[i];                                  \
-                ptrdiff_t t = pos[i - i0];                                    \
-                if (t >= nn || ci[t] >= kb)                                   \
+        for (ptrdiff_t ta = 0; ta < (MROWS); ta += tile) {                    \
+            const int32_t tb = (int32_t)(ta + tile < (MROWS) ? ta + tile : (MROWS)); \
+            for (ptrdiff_t j = j0; j < j1; j++) {                             \
+                const ptrdiff_t end = (END);                                  \
+                ptrdiff_t p = pos[j - j0];                                    \
+                if (p >= end || (IX)[p] >= tb)                                \
                     continue;                                                 \
-                FM_VT *z = (FM_VT *)(Z + i * ldz + c);                        \
+                FM_VT *o = (FM_VT *)(OUT);                                    \
                 FM_VT a[Q];                                                   \
-                for (int q = 0; q < Q; q++) a[q] = z[q];                      \
-                for (; t < nn && ci[t] < kb; t++) {                           \
-                    const T v = vi[t];                                        \
-                    const FM_VT *w = (const FM_VT *)(W + (ptrdiff_t)ci[t] * ldw + c); \
-                    for (int q = 0; q < Q; q++) a[q] += v * w[q];             \
+                for (int q = 0; q < Q; q++) a[q] = o[q];                      \
+                for (; p < end && (IX)[p] < tb; p++) {                        \
+                    const T v = (VX)[p];                                      \
+                    const FM_VT *m = (const FM_VT *)((M) + (ptrdiff_t)(IX)[p] * (LDM) + c); \
+                    for (int q = 0; q < Q; q++) a[q] += v * m[q];             \
                 }                                                             \
-                for (int q = 0; q < Q; q++) z[q] = a[q];                      \
-                pos[i - i0] = t;                                              \
+                for (int q = 0; q < Q; q++) o[q] = a[q];                      \
+                pos[j - j0] = p;                                              \
             }                                                                 \
         }                                                                     \
     }
 
-/* Columns c : c + Q vectors of dW for every listed feature: the rows of the
- * delta in tiles kept in L1, as FM_SP_MATMUL_CHUNK's features. */
+/* Columns c : c + Q vectors of Z for every row: row j's nonzeros. */
+#define FM_SP_MATMUL_CHUNK(Q)                                                 \
+    FM_SP_LIST_SUMS(Q, rows, j * stride, j * stride + nnz[j], cols, vals,     \
+                    Z + j * ldz + c, W, ldw, stride, 1)
+
+/* Columns c : c + Q vectors of dW for every listed feature: feature k0 + j's
+ * entries, rows of the delta. */
 #define FM_SP_WGRAD_CHUNK(Q)                                                  \
-    for (ptrdiff_t j0 = 0; j0 < nk; j0 += FM_SP_BLOCK) {                      \
-        const ptrdiff_t j1 = j0 + FM_SP_BLOCK < nk ? j0 + FM_SP_BLOCK : nk;   \
-        const ptrdiff_t tr = FM_CAT(fm_sp_tile, S)(Q, n_out, rows);           \
-        ptrdiff_t pos[FM_SP_BLOCK];                                           \
-        for (ptrdiff_t k = j0; k < j1; k++) {                                 \
-            FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);                  \
-            if (!accumulate)                                                  \
-                for (int q = 0; q < Q; q++) w[q] = (FM_VT){0};                \
-            pos[k - j0] = k ? colptr[k - 1] : 0;                              \
-        }                                                                     \
-        for (ptrdiff_t ra = 0; ra < rows; ra += tr) {                         \
-            const int32_t rb = (int32_t)(ra + tr < rows ? ra + tr : rows);   \
-            for (ptrdiff_t k = j0; k < j1; k++) {                             \
-                const ptrdiff_t p1 = colptr[k];                               \
-                ptrdiff_t p = pos[k - j0];                                    \
-                if (p >= p1 || rowidx[p] >= rb)                               \
-                    continue;                                                 \
-                FM_VT *w = (FM_VT *)(dW + (k0 + k) * n_out + c);              \
-                FM_VT a[Q];                                                   \
-                for (int q = 0; q < Q; q++) a[q] = w[q];                      \
-                for (; p < p1 && rowidx[p] < rb; p++) {                       \
-                    const T v = cvals[p];                                     \
-                    const FM_VT *d = (const FM_VT *)(D + (ptrdiff_t)rowidx[p] * n_out + c); \
-                    for (int q = 0; q < Q; q++) a[q] += v * d[q];             \
-                }                                                             \
-                for (int q = 0; q < Q; q++) w[q] = a[q];                      \
-                pos[k - j0] = p;                                              \
-            }                                                                 \
-        }                                                                     \
-    }
+    FM_SP_LIST_SUMS(Q, nk, (j ? colptr[j - 1] : 0), colptr[j], rowidx, cvals, \
+                    dW + (k0 + j) * n_out + c, D, n_out, rows, !accumulate)
 #endif
 
 /* Rows r0:r1 of the minibatch as nonzeros: row i is row idx[i] of X, or
@@ -264,6 +246,7 @@ FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
 #undef FM_VT
 #undef FM_VL
 #undef FM_SP_MATMUL_CHUNK
+#undef FM_SP_LIST_SUMS
 #undef FM_SP_TILE_BYTES
 #undef FM_SP_BLOCK
 #undef FM_SP_WGRAD_CHUNK
