@@ -6,9 +6,9 @@ each with the four original gzip-compressed IDX files::
     train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
     t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz
 
-IDX is big-endian: images are an int32 magic 2051, count, rows, cols (a
-16-byte header) then uint8 pixels row-major; labels are an int32 magic 2049,
-count (8 bytes) then uint8 labels.  Pixels are scaled to [0, 1] in float32.
+They are read by fastmlp's own IDX reader,
+``fastmlp._datasets.load_idx_folder``: pixels scaled to [0, 1] in float32,
+labels uint8.
 
 The folder is ``--data-dir``, else ``$FASTMLP_DATA_DIR``, else
 ``../shared/datasets`` beside the repository root (resolved from this file,
@@ -17,20 +17,16 @@ data of the same shape (60000 x 784 float32, 10 classes) and say so: the
 timings stay meaningful, the accuracies do not.
 """
 
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
 
+from fastmlp._datasets import load_idx_folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("mnist", "fashion-mnist")
 N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 60000, 10000, 784, 10
-
-_FILES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
 
 
 def default_data_dir():
@@ -54,36 +50,6 @@ def add_data_arguments(parser, dataset="mnist"):
     return parser
 
 
-def read_idx(path, magic, ndim):
-    """The uint8 array of one gzip-compressed IDX file, header checked."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    header = np.frombuffer(data, dtype=">i4", count=1 + ndim)
-    if header[0] != magic:
-        raise ValueError(f"{path}: magic number {header[0]}, expected {magic}")
-    shape = tuple(int(n) for n in header[1:])
-    offset = 4 * (1 + ndim)
-    if len(data) - offset != np.prod(shape):
-        raise ValueError(f"{path}: {len(data) - offset} bytes of data for shape {shape}")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
-
-
-def load_idx_folder(folder):
-    """(X_train, y_train, X_test, y_test) from a folder of the four files:
-    X float32 of shape (n, 784) in [0, 1], y uint8."""
-    out = []
-    for part in ("train", "test"):
-        images, labels = (os.path.join(folder, name) for name in _FILES[part])
-        X = read_idx(images, 2051, 3)
-        y = read_idx(labels, 2049, 1)
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"{folder}: {X.shape[0]} images but {y.shape[0]} labels")
-        X = X.reshape(X.shape[0], -1).astype(np.float32)
-        X /= np.float32(255)  # correctly rounded x / 255
-        out += [X, y]
-    return tuple(out)
-
-
 def synthetic(seed=0):
     """Random data of MNIST's shape: uniform [0, 1) float32 pixels, labels 0-9."""
     rng = np.random.default_rng(seed)
@@ -105,7 +71,7 @@ def load(dataset="mnist", data_dir=None, allow_synthetic=True):
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     folder = os.path.join(data_dir, dataset) if data_dir else None
     if folder and os.path.isdir(folder):
-        return (*load_idx_folder(folder), dataset)
+        return (*load_idx_folder(folder, dtype=np.float32), dataset)
     where = folder or "no data folder (--data-dir, $FASTMLP_DATA_DIR or ../shared/datasets)"
     if not allow_synthetic:
         raise FileNotFoundError(f"{dataset} not found: {where}")

@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 
-from fastmlp import _engine
-from fastmlp._network import opt_params
+from fastmlp._components import SOLVERS
+from fastmlp._optim import Optimizer
+from fastmlp._testing import parallel_copy
 
 # Bytes moved per parameter per step, float32: (vectors read, vectors written).
 TRAFFIC = {
@@ -31,6 +32,7 @@ TRAFFIC = {
     "adadelta": (4, 3),   # theta, grad, Eg, Edx -> theta, Eg, Edx
 }
 
+# Rate and hyper-parameters (``_optim.Optimizer``'s keywords) of each solver.
 OPT = {
     "sgd": dict(lr=0.01, momentum=0.9, nesterov=True),
     "adam": dict(lr=0.001),
@@ -62,7 +64,7 @@ def copy_bandwidth(n, n_threads, repeats):
     n_threads OpenMP threads, each copying a contiguous share."""
     src = np.ones(n, np.float32)
     dst = np.zeros_like(src)
-    t = best_time(lambda: _engine.parallel_copy(dst, src, n_threads), repeats)
+    t = best_time(lambda: parallel_copy(dst, src, n_threads), repeats)
     return 2 * 4 * n / t / 1e9
 
 
@@ -70,13 +72,12 @@ def fastmlp_step_time(solver, n, n_threads, repeats):
     rng = np.random.default_rng(0)
     theta = rng.standard_normal(n).astype(np.float32)
     grad = (rng.standard_normal(n) * 1e-3).astype(np.float32)
-    opt = opt_params(solver=solver, n_decay=n, **OPT[solver])
-    state = np.zeros(n * _engine.n_state_vectors(opt), np.float32)
-    step = [0]
+    hyper = dict(OPT[solver])
+    lr = hyper.pop("lr")
+    opt = Optimizer(SOLVERS[solver].code, n, n, np.float32, **hyper)
 
     def run():
-        step[0] += 1
-        _engine.optimizer_step(theta, grad, state, step[0], opt, n_threads)
+        opt.step(theta, grad, lr, n_threads=n_threads)
 
     return best_time(run, repeats)
 

@@ -1,13 +1,13 @@
 """Show that a training epoch runs without the GIL.
 
-The engine's epoch is one call (``_engine.train_epoch``) whose minibatch loop
-sits inside ``with nogil:`` - Cython refuses to compile any Python operation
-there, so no Python runs per minibatch.  This script checks the consequence
-at run time: while one long epoch trains in a background thread, the main
-thread keeps running Python code.  If the epoch held the GIL, the main
-thread would be frozen for the whole epoch (its longest pause would be about
-the epoch's length); without it, its longest pause stays at the interpreter's
-switch interval (5 ms).
+The engine's epoch is one call (``_engine.Engine.train_epoch``) whose
+minibatch loop sits inside ``with nogil:`` - Cython refuses to compile any
+Python operation there, so no Python runs per minibatch.  This script checks
+the consequence at run time: while one long epoch trains in a background
+thread, the main thread keeps running Python code.  If the epoch held the GIL,
+the main thread would be frozen for the whole epoch (its longest pause would
+be about the epoch's length); without it, its longest pause stays at the
+interpreter's switch interval (5 ms).
 
     python bench/check_nogil.py
 """

@@ -1,13 +1,15 @@
 """Where an epoch's time goes: timers inside the engine, per phase.
 
-The engine's ``train_epoch`` takes an optional ``profile`` array; each phase of
-a training step (gather, forward GEMMs, bias + activation, loss and delta,
-weight-gradient GEMMs, delta GEMMs, backward elementwise work, optimiser step)
-adds its wall time there (``omp_get_wtime`` around each phase, a few calls per
-minibatch: below 1% of an epoch).  This script fits one MLPClassifier epoch on
-MNIST with that array passed in and prints a Markdown table: seconds, share of
-the epoch, and GFLOP/s of the GEMM phases (FLOPs that were really computed;
-the input layer has no delta GEMM).
+The engine (``_engine.Engine``) has an optional ``profile`` array; when it is
+set, ``train_epoch`` adds there the wall time of each phase of a training step
+(gather, forward GEMMs, bias + activation, loss and delta, weight-gradient
+GEMMs, delta GEMMs, backward elementwise work, optimiser step; named by
+``_engine.PROFILE_PHASES``), timed with ``omp_get_wtime`` around each phase, a
+few calls per minibatch: below 1% of an epoch.  This script fits one
+MLPClassifier epoch on MNIST with the fit's engine given that array (the
+training driver's ``Engine`` replaced by a subclass that sets it) and prints
+a Markdown table: seconds, share of the epoch, and GFLOP/s of the GEMM phases
+(FLOPs that were really computed; the input layer has no delta GEMM).
 
     python bench/profile_epoch.py [--hidden 256 128] [--batch-size 128]
                                   [--threads 2] [--epochs 3] [--data-dir DIR]
@@ -20,9 +22,9 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-import fastmlp._estimators as estimators
+import fastmlp
 from _data import add_data_arguments, load
-from fastmlp import MLPClassifier, _engine, _network
+from fastmlp import MLPClassifier, _engine, _training
 
 
 def gemm_flops(sizes, n_samples):
@@ -34,16 +36,20 @@ def gemm_flops(sizes, n_samples):
 
 def profile(X, y, hidden, batch_size, n_threads, epochs, **params):
     """Seconds per phase (and the wall time) of the best of `epochs` epochs."""
-    original = _engine.train_epoch
+    original = _training.Engine
     best = None
     try:
         for _ in range(epochs):
             prof = np.zeros(len(_engine.PROFILE_PHASES) + 1)
 
-            def timed(*args, **kwargs):
-                return original(*args, profile=prof, **kwargs)
+            class ProfiledEngine(original):
+                """The fit's engine, with its phase timers adding to `prof`."""
 
-            estimators._engine.train_epoch = timed
+                def __init__(self, *args, **kwargs):
+                    self.profile = prof
+
+            # fit_stochastic builds its engine from this module-level name
+            _training.Engine = ProfiledEngine
             model = MLPClassifier(hidden, batch_size=batch_size, max_iter=1,
                                   n_threads=n_threads, random_state=0, **params)
             tic = time.perf_counter()
@@ -51,11 +57,14 @@ def profile(X, y, hidden, batch_size, n_threads, epochs, **params):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(X, y)
             wall = time.perf_counter() - tic
+            if not prof[:-1].any():
+                raise RuntimeError("the engine's profile stayed empty: the fit did "
+                                   "not build its engine from fastmlp._training.Engine")
             phases = prof[:-1].copy()
             if best is None or phases.sum() < best[0].sum():
                 best = (phases, wall)
     finally:
-        estimators._engine.train_epoch = original
+        _training.Engine = original
     return best
 
 
@@ -76,9 +85,10 @@ def main(argv=None):
 
     X, y, _, _, name = load(args.dataset, args.data_dir)
     hidden = tuple(args.hidden)
-    _network.SPARSE_FIRST_LAYER = args.sparse
-    phases, wall = profile(X, y, hidden, args.batch_size, args.threads, args.epochs,
-                           batch_norm=args.batch_norm, dropout=args.dropout)
+    with fastmlp.config_context(sparse_first_layer=args.sparse):
+        phases, wall = profile(X, y, hidden, args.batch_size, args.threads,
+                               args.epochs, batch_norm=args.batch_norm,
+                               dropout=args.dropout)
     sizes = [X.shape[1], *hidden, len(np.unique(y))]
     fwd, grad, delta = gemm_flops(sizes, X.shape[0])
     flops = {1: fwd, 4: grad, 5: delta}

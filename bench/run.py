@@ -35,7 +35,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peak import sgemm_gflops  # noqa: E402
 
-from fastmlp import MLPClassifier, _network  # noqa: E402
+import fastmlp  # noqa: E402
+from fastmlp import MLPClassifier  # noqa: E402
 from fastmlp._datasets import find_data_dir, load_idx_folder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,7 +224,7 @@ def memory_child(args):
 def fit_memory(name, config, threads, data_dir):
     """(extra MB during fit, MB of X) of one fit in a child process."""
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, config,
-           str(threads), "--sparse", _network.SPARSE_FIRST_LAYER]
+           str(threads), "--sparse", fastmlp.get_config()["sparse_first_layer"]]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -259,10 +260,14 @@ def main(argv=None):
                              "(auto, the default, as for users), or forced on or off")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    _network.SPARSE_FIRST_LAYER = args.sparse
-    if args.memory_child:
-        return memory_child(args)
+    with fastmlp.config_context(sparse_first_layer=args.sparse):
+        if args.memory_child:
+            return memory_child(args)
+        return benchmark(args)
 
+
+def benchmark(args):
+    """The whole comparison, under main's settings (fastmlp's config)."""
     X_all, y_all, data_name = load(args.data_dir)
     try:
         import torch  # noqa: F401

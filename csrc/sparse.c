@@ -77,14 +77,10 @@ static ptrdiff_t fm_compress_avx512_d(const double *x, ptrdiff_t m, int32_t *c, 
 #define FM_SP_AVX512 0
 #endif
 
-#define T float
-#define S f
+#include "type_float.h"
 #include "sparse_impl.h"
-#undef T
-#undef S
+#include "type_end.h"
 
-#define T double
-#define S d
+#include "type_double.h"
 #include "sparse_impl.h"
-#undef T
-#undef S
+#include "type_end.h"

@@ -1,5 +1,4 @@
-/* Sparse first-layer kernels for one floating type, included by sparse.c
- * with T (float or double) and S (f or d) defined.
+/* Sparse first-layer kernels (template, see common.h).
  *
  * A minibatch of inputs that are mostly zeros (images, one-hot codes) is
  * kept as its nonzeros: row i's column indices and values at offset
@@ -12,12 +11,10 @@
  * result does not depend on the number of threads.
  */
 
-#define FM_CAT_(a, b) a##_##b
-#define FM_CAT(a, b) FM_CAT_(a, b)
-#define FM_VT FM_CAT(fm_sp_vec, S)
+#define FM_VT FM_NAME(fm_sp_vec)
 /* Bytes of W's slab (forward) or of the delta's rows (weight gradient) that
  * a tile holds in L1 while a block of rows (features) reads them; 24 KB of
- * the 32 KB L1 (bench/README.md: 16, 24, 32 and 64 KB measured).  The
+ * the 32 KB L1 (bench/DECISIONS.md D17: 16, 24, 32 and 64 KB measured).  The
  * block's cursors are on the stack. */
 #define FM_SP_TILE_BYTES 24576
 #define FM_SP_BLOCK 512
@@ -31,7 +28,7 @@
  * 4 KB; at 512 B, 1 KB, 1.5 KB and 3 KB strides 1.03-1.17x faster).  Up to
  * 16 rows per set group are allowed (twice L1's 8 ways: a 1 KB stride,
  * 4 groups, still gained at 48 rows, and lost at 32). */
-static inline ptrdiff_t FM_CAT(fm_sp_tile, S)(ptrdiff_t q, ptrdiff_t ld, ptrdiff_t n)
+static inline ptrdiff_t FM_NAME(fm_sp_tile)(ptrdiff_t q, ptrdiff_t ld, ptrdiff_t n)
 {
     const size_t s = ((size_t)ld * sizeof(T)) % 4096;
     const size_t groups = s ? 4096 / (s & (0 - s)) : 1;
@@ -60,7 +57,7 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 #define FM_SP_LIST_SUMS(Q, NL, BEG, END, IX, VX, OUT, M, LDM, MROWS, ZERO)      \
     for (ptrdiff_t j0 = 0; j0 < (NL); j0 += FM_SP_BLOCK) {                    \
         const ptrdiff_t j1 = j0 + FM_SP_BLOCK < (NL) ? j0 + FM_SP_BLOCK : (NL); \
-        const ptrdiff_t tile = FM_CAT(fm_sp_tile, S)(Q, (LDM), (MROWS));      \
+        const ptrdiff_t tile = FM_NAME(fm_sp_tile)(Q, (LDM), (MROWS));      \
         ptrdiff_t pos[FM_SP_BLOCK];                                           \
         for (ptrdiff_t j = j0; j < j1; j++) {                                 \
             FM_VT *o = (FM_VT *)(OUT);                                        \
@@ -103,7 +100,7 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 
 /* Rows r0:r1 of the minibatch as nonzeros: row i is row idx[i] of X, or
  * row start + i without idx. */
-FM_KERNEL void FM_CAT(fm_csr_rows, S)(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,
+FM_KERNEL void FM_NAME(fm_csr_rows)(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,
                                      ptrdiff_t start, ptrdiff_t r0, ptrdiff_t r1,
                                      int32_t *cols, T *vals, ptrdiff_t *nnz)
 {
@@ -114,7 +111,7 @@ FM_KERNEL void FM_CAT(fm_csr_rows, S)(const T *X, ptrdiff_t ldx, const ptrdiff_t
         ptrdiff_t n = 0;
 #if FM_SP_AVX512
         if (fm_sp_avx512()) {
-            nnz[i] = FM_CAT(fm_compress_avx512, S)(x, ldx, c, v);
+            nnz[i] = FM_NAME(fm_compress_avx512)(x, ldx, c, v);
             continue;
         }
 #endif
@@ -130,7 +127,7 @@ FM_KERNEL void FM_CAT(fm_csr_rows, S)(const T *X, ptrdiff_t ldx, const ptrdiff_t
 /* Z[0:rows, c0:c1] = X @ W[:, c0:c1] for the minibatch's nonzeros X.
  * Column chunks outside, rows inside: a chunk's slab of W stays in cache
  * while every row reads it. */
-FM_KERNEL void FM_CAT(fm_csr_matmul, S)(const int32_t *cols, const T *vals,
+FM_KERNEL void FM_NAME(fm_csr_matmul)(const int32_t *cols, const T *vals,
                                        const ptrdiff_t *nnz, ptrdiff_t stride,
                                        ptrdiff_t rows, const T *W, ptrdiff_t ldw,
                                        ptrdiff_t c0, ptrdiff_t c1, T *Z,
@@ -169,7 +166,7 @@ FM_KERNEL void FM_CAT(fm_csr_matmul, S)(const int32_t *cols, const T *vals,
 }
 
 /* First nonzero of a row at column >= k (columns sorted). */
-static inline ptrdiff_t FM_CAT(fm_sp_lower, S)(const int32_t *ci, ptrdiff_t n, ptrdiff_t k)
+static inline ptrdiff_t FM_NAME(fm_sp_lower)(const int32_t *ci, ptrdiff_t n, ptrdiff_t k)
 {
     ptrdiff_t lo = 0, hi = n;
     while (lo < hi) {
@@ -185,7 +182,7 @@ static inline ptrdiff_t FM_CAT(fm_sp_lower, S)(const int32_t *ci, ptrdiff_t n, p
  * room for (k1 - k0 + 1), (k1 - k0) * rows and (k1 - k0) * rows entries);
  * each row of dW is then a sum of rows of D held in registers, the rows of
  * D taken in tiles that stay in L1. */
-FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
+FM_KERNEL void FM_NAME(fm_csc_wgrad)(const int32_t *cols, const T *vals,
                                       const ptrdiff_t *nnz, ptrdiff_t stride,
                                       ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,
                                       const T *D, ptrdiff_t n_out, T *dW,
@@ -198,7 +195,7 @@ FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
     memset(colptr, 0, (size_t)(nk + 1) * sizeof(ptrdiff_t));
     for (ptrdiff_t i = 0; i < rows; i++) {
         const int32_t *ci = cols + i * stride;
-        for (ptrdiff_t t = FM_CAT(fm_sp_lower, S)(ci, nnz[i], k0);
+        for (ptrdiff_t t = FM_NAME(fm_sp_lower)(ci, nnz[i], k0);
              t < nnz[i] && ci[t] < k1; t++)
             colptr[ci[t] - k0 + 1]++;
     }
@@ -206,7 +203,7 @@ FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
     for (ptrdiff_t i = 0; i < rows; i++) {
         const int32_t *ci = cols + i * stride;
         const T *vi = vals + i * stride;
-        for (ptrdiff_t t = FM_CAT(fm_sp_lower, S)(ci, nnz[i], k0);
+        for (ptrdiff_t t = FM_NAME(fm_sp_lower)(ci, nnz[i], k0);
              t < nnz[i] && ci[t] < k1; t++) {
             const ptrdiff_t p = colptr[ci[t] - k0]++;
             rowidx[p] = (int32_t)i;
@@ -253,5 +250,3 @@ FM_KERNEL void FM_CAT(fm_csc_wgrad, S)(const int32_t *cols, const T *vals,
 #undef FM_SP_TILE_BYTES
 #undef FM_SP_BLOCK
 #undef FM_SP_WGRAD_CHUNK
-#undef FM_CAT
-#undef FM_CAT_

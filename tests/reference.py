@@ -4,11 +4,33 @@ engine's code.  Plain, slow, float64 by default.
 
 Conventions: X is (n, d) with one row per sample; ``coefs[l]`` is
 (n_in, n_out); Z = A W + b; Y holds one-hot / indicator / real targets.
+Every activation of ``fastmlp._components.ACTIVATIONS`` has its function
+and derivative here (GELU and SiLU from their definitions: GELU f = x
+Phi(x), f' = Phi(x) + x phi(x); SiLU f = x s(x), f' = s(x) (1 + x (1 -
+s(x)))).
 """
 
 import numpy as np
+from scipy.special import erf
 
 # --- activations -------------------------------------------------------------
+
+
+def sigmoid(z):
+    """The logistic function 1 / (1 + e^-z), without overflow for any z."""
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def normal_cdf(z):
+    """Phi(z) = (1 + erf(z / sqrt 2)) / 2, the standard normal CDF."""
+    return 0.5 * (1.0 + erf(z / np.sqrt(2.0)))
+
+
+def normal_pdf(z):
+    """phi(z) = e^(-z^2 / 2) / sqrt(2 pi)."""
+    return np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
 
 
 def activation(name, z, param=None):
@@ -16,7 +38,7 @@ def activation(name, z, param=None):
     if name == "identity":
         return z.copy()
     if name in ("logistic", "sigmoid"):
-        return 1.0 / (1.0 + np.exp(-z))
+        return sigmoid(z)
     if name == "tanh":
         return np.tanh(z)
     if name == "relu":
@@ -26,7 +48,13 @@ def activation(name, z, param=None):
         return np.where(z > 0, z, slope * z)
     if name == "elu":
         alpha = 1.0 if param is None else param
-        return np.where(z > 0, z, alpha * (np.exp(z) - 1.0))
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+    if name == "gelu":
+        # Hendrycks & Gimpel: x Phi(x), the exact (erf) form
+        return z * normal_cdf(z)
+    if name == "silu":
+        # Elfwing et al. (swish-1): x s(x)
+        return z * sigmoid(z)
     raise ValueError(name)
 
 
@@ -35,7 +63,7 @@ def activation_derivative(name, z, param=None):
     if name == "identity":
         return np.ones_like(z)
     if name in ("logistic", "sigmoid"):
-        s = 1.0 / (1.0 + np.exp(-z))
+        s = sigmoid(z)
         return s * (1.0 - s)
     if name == "tanh":
         return 1.0 - np.tanh(z) ** 2
@@ -46,7 +74,14 @@ def activation_derivative(name, z, param=None):
         return np.where(z > 0, 1.0, slope)
     if name == "elu":
         alpha = 1.0 if param is None else param
-        return np.where(z > 0, 1.0, alpha * np.exp(z))
+        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+    if name == "gelu":
+        # d/dx x Phi(x) = Phi(x) + x phi(x)
+        return normal_cdf(z) + z * normal_pdf(z)
+    if name == "silu":
+        # d/dx x s(x) = s(x) + x s(x) (1 - s(x)) = s(x) (1 + x (1 - s(x)))
+        s = sigmoid(z)
+        return s * (1.0 + z * (1.0 - s))
     raise ValueError(name)
 
 
@@ -65,7 +100,7 @@ def output(out, z):
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
     if out == "logistic":
-        return 1.0 / (1.0 + np.exp(-z))
+        return sigmoid(z)
     if out == "exp":
         return np.exp(z)
     if out == "softplus":
@@ -104,7 +139,7 @@ def output_delta(out, loss, z, y):
         # canonical link: the delta is mean minus target
         return p - y
     if (out, loss) == ("softplus", "squared_error"):
-        return (p - y) / (1.0 + np.exp(-z))  # softplus' = sigmoid
+        return (p - y) * sigmoid(z)  # softplus' = sigmoid
     if (out, loss) == ("logistic", "squared_error"):
         return (p - y) * p * (1.0 - p)
     raise ValueError((out, loss))
@@ -348,3 +383,52 @@ def backward_bn(coefs, intercepts, gammas, X, Y, act, out, loss, alpha=0.0, eps=
             dy = (delta @ coefs[l].T) * activation_derivative(act, y)
             delta, gg[l - 1], gb[l - 1] = bn_backward(dy, xhat, gammas[l - 1], var, eps)
     return gW, gb, gg
+
+
+# --- a training minibatch with batch norm and dropout --------------------------
+
+
+def train_pass(coefs, intercepts, X, Y, act, out, loss, gammas=None, masks=None,
+               sw=None, act_param=None, eps=1e-5):
+    """One training minibatch, forward and backward.
+
+    Hidden layer l: Z = A W; with batch normalisation (``gammas`` given)
+    Y = BN(Z) with the batch statistics and the bias slot as BN's beta,
+    else Y = Z + b; H = h(Y); inverted dropout multiplies H by ``masks[l]``
+    (0 or 1 / (1 - p) per unit; None: no dropout).  Returns
+    ``(loss_sum, gW, gb, gg, stats)``: sum_i w_i l_i, the gradient of
+    (sum_i w_i l_i) / sum_i w_i (weights, biases or betas, gammas) and the
+    batch statistics (mean, biased variance) of every BN layer.
+    """
+    n = X.shape[0]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=float)
+    L = len(coefs)
+    A, cache, stats = [X], [], []
+    for l in range(L - 1):
+        z = A[-1] @ coefs[l]
+        if gammas is not None:
+            y, xhat, mu, var = bn_train(z, gammas[l], intercepts[l], eps)
+            stats.append((mu, var))
+        else:
+            y, xhat, var = z + intercepts[l], None, None
+        m = 1.0 if masks is None else masks[l]
+        A.append(activation(act, y, act_param) * m)
+        cache.append((y, xhat, var, m))
+    zL = A[-1] @ coefs[-1] + intercepts[-1]
+    loss_sum = (w * sample_losses(out, loss, zL, Y)).sum()
+    delta = output_delta(out, loss, zL, Y) * w[:, None] / w.sum()
+    gW, gb = [None] * L, [None] * L
+    gg = [None] * (L - 1) if gammas is not None else []
+    for l in range(L - 1, -1, -1):
+        gW[l] = A[l].T @ delta
+        if gammas is None or l == L - 1:
+            gb[l] = delta.sum(axis=0)   # (with BN, beta's came from bn_backward)
+        if l > 0:
+            y, xhat, var, m = cache[l - 1]
+            dy = (delta @ coefs[l].T) * m * activation_derivative(act, y, act_param)
+            if gammas is not None:
+                delta, gg[l - 1], gb[l - 1] = bn_backward(dy, xhat, gammas[l - 1],
+                                                          var, eps)
+            else:
+                delta = dy
+    return loss_sum, gW, gb, gg, stats

@@ -14,7 +14,13 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fastmlp import MLPClassifier, MLPRegressor, _engine
+import reference as ref
+from _helpers import ACTS, SOLVER_NAMES, loss_and_grad
+
+import fastmlp._training
+from fastmlp import MLPClassifier, MLPRegressor, config_context
+from fastmlp._aligned import ALIGNMENT, is_aligned
+from fastmlp._engine import Engine
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -60,7 +66,7 @@ def test_params_clone_pipeline_gridsearch(digits):
     assert est2.dtype == "float64" and est2.hidden_layer_sizes == (20,)
     # clone of a fitted model is unfitted
     est.fit(X_train[:200], y_train[:200])
-    assert not hasattr(clone(est), "coefs_") and not hasattr(clone(est), "_theta")
+    assert not hasattr(clone(est), "coefs_") and not hasattr(clone(est), "_model")
     pipe = make_pipeline(StandardScaler(), est)
     search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2)
     search.fit(X_train[:400], y_train[:400])
@@ -75,7 +81,7 @@ def test_sigmoid_is_an_alias_of_logistic(digits):
     kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
     a = MLPClassifier(activation="sigmoid", **kw).fit(X_train, y_train)
     b = MLPClassifier(activation="logistic", **kw).fit(X_train, y_train)
-    np.testing.assert_array_equal(a._theta, b._theta)
+    np.testing.assert_array_equal(a._model.theta, b._model.theta)
 
 
 # Pickle and user-set parameters -------------------------------------------------
@@ -93,8 +99,8 @@ def test_pickle_round_trip_keeps_views(digits):
         for attr in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "n_layers_",
                      "n_outputs_", "out_activation_", "n_features_in_"):
             assert getattr(restored, attr) == getattr(est, attr), attr
-        assert all(np.shares_memory(c, restored._theta) for c in restored.coefs_)
-        assert all(np.shares_memory(b, restored._theta) for b in restored.intercepts_)
+        assert all(np.shares_memory(c, restored._model.theta) for c in restored.coefs_)
+        assert all(np.shares_memory(b, restored._model.theta) for b in restored.intercepts_)
         before = new_predict(X_test[:5])
         restored.coefs_[0][...] = 0
         assert not np.allclose(new_predict(X_test[:5]), before)
@@ -127,7 +133,7 @@ def test_warm_start_continues_from_user_weights(digits):
     assert est.n_iter_ == 1
     moved = max(np.abs(a - b).max() for a, b in zip(est.coefs_, good.coefs_))
     assert 0 < moved < 1e-4
-    assert all(np.shares_memory(c, est._theta) for c in est.coefs_)
+    assert all(np.shares_memory(c, est._model.theta) for c in est.coefs_)
     assert est.score(X_test, y_test) == pytest.approx(good.score(X_test, y_test), abs=0.01)
     # without warm_start, fit starts over
     est.set_params(warm_start=False).fit(X_train, y_train)
@@ -155,7 +161,7 @@ def test_partial_fit_keeps_optimizer_and_improves(digits):
     # optimiser's moments and step count carry over between calls
     ref = MLPClassifier((32,), random_state=0, batch_size=64, shuffle=False,
                         max_iter=15, tol=0, n_iter_no_change=100).fit(X_train, y_train)
-    np.testing.assert_allclose(est._theta, ref._theta, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est._model.theta, ref._model.theta, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-5)
 
 
@@ -221,12 +227,14 @@ def test_sklearn_schedules_follow_sklearn(digits, learning_rate):
     sk = SkMLPClassifier(**kw).fit(X_train, y_train)
     assert est.n_iter_ == sk.n_iter_
     np.testing.assert_allclose(est.loss_curve_, sk.loss_curve_, rtol=1e-6)
-    assert est._learning_rate == pytest.approx(sk._optimizer.learning_rate, rel=1e-12)
+    # the rate the schedule carries from epoch to epoch
+    rate = est._schedule_state["lr"]
+    assert rate == pytest.approx(sk._optimizer.learning_rate, rel=1e-12)
     if learning_rate == "adaptive":
         # the rate was divided by 5 at least once before stopping
-        assert est._learning_rate <= 0.2 / 5
+        assert rate <= 0.2 / 5
     else:
-        assert est._learning_rate == pytest.approx(0.2 / (est.t_ + 1) ** 0.5)
+        assert rate == pytest.approx(0.2 / (est.t_ + 1) ** 0.5)
 
 
 # Early stopping ---------------------------------------------------------------
@@ -260,7 +268,7 @@ def test_early_stopping_restores_best_validation_weights():
     assert est.score(X_val, y_val) == est.best_validation_score_
     # and a fit that stops right after the best epoch has the same weights
     short = MLPClassifier(dtype="float64", **{**kw, "max_iter": best + 1}).fit(X, y)
-    np.testing.assert_array_equal(short._theta, est._theta)
+    np.testing.assert_array_equal(short._model.theta, est._model.theta)
 
 
 def test_early_stopping_regressor_scores_r2():
@@ -300,36 +308,14 @@ def test_predict_log_proba(digits, dtype):
         np.testing.assert_allclose(L[normal], np.log(P[normal]), rtol=rtol, atol=rtol)
 
 
-def test_reproducible_and_thread_count_independent(digits):
-    X_train, X_test, y_train, _ = digits
-    for dtype in ("float32", "float64"):
-        # minibatches big enough for the GEMMs to be split between threads
-        kw = dict(hidden_layer_sizes=(300, 200), batch_size=512, max_iter=3,
-                  random_state=0, dtype=dtype)
-        a = MLPClassifier(n_threads=2, **kw).fit(X_train, y_train)
-        b = MLPClassifier(n_threads=2, **kw).fit(X_train, y_train)
-        c = MLPClassifier(n_threads=1, **kw).fit(X_train, y_train)
-        np.testing.assert_array_equal(a._theta, b._theta)
-        np.testing.assert_array_equal(a._theta, c._theta)
-        assert a.loss_curve_ == c.loss_curve_
-        np.testing.assert_array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
-        # full-batch lbfgs and the regressor too
-        kw = dict(hidden_layer_sizes=(200,), solver="lbfgs", max_iter=5,
-                  random_state=0, dtype=dtype)
-        a = MLPRegressor(n_threads=2, **kw).fit(X_train, y_train / 9.0)
-        c = MLPRegressor(n_threads=1, **kw).fit(X_train, y_train / 9.0)
-        np.testing.assert_array_equal(a._theta, c._theta)
-        assert a.loss_ == c.loss_
-
-
 def test_different_random_states_give_different_models(digits):
     X_train, _, y_train, _ = digits
     a = MLPClassifier((8,), max_iter=2, random_state=0).fit(X_train, y_train)
     b = MLPClassifier((8,), max_iter=2, random_state=1).fit(X_train, y_train)
-    assert not np.array_equal(a._theta, b._theta)
+    assert not np.array_equal(a._model.theta, b._model.theta)
     rs = np.random.RandomState(0)  # a RandomState instance is accepted
     c = MLPClassifier((8,), max_iter=2, random_state=rs).fit(X_train, y_train)
-    np.testing.assert_array_equal(a._theta, c._theta)
+    np.testing.assert_array_equal(a._model.theta, c._model.theta)
 
 
 def test_dtypes(digits):
@@ -337,7 +323,7 @@ def test_dtypes(digits):
     for dtype in ("float32", "float64", np.float32, np.float64):
         name = np.dtype(dtype).name
         est = MLPClassifier((8,), max_iter=3, dtype=dtype).fit(X_train, y_train)
-        assert est._theta.dtype == name
+        assert est._model.theta.dtype == name
         assert all(c.dtype == name for c in est.coefs_ + est.intercepts_)
         # whatever the input's dtype
         for Xt in (X_test, X_test.astype(np.float32)):
@@ -379,7 +365,7 @@ def test_concurrent_predict(digits):
             np.testing.assert_array_equal(r, e)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta"])
+@pytest.mark.parametrize("solver", SOLVER_NAMES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_every_solver_fits_and_partial_fits(digits, solver, dtype):
     X_train, X_test, y_train, y_test = digits
@@ -397,28 +383,9 @@ def test_every_solver_fits_and_partial_fits(digits, solver, dtype):
     assert est2.loss_curve_[-1] < est2.loss_curve_[0]
 
 
-@pytest.mark.parametrize("parts", [1, 3, 5])
-def test_gemm_split_into_any_number_of_blocks(digits, parts):
-    """The blocks a GEMM is cut into change the rounding only: training with
-    1, 3 or 5 blocks per GEMM agrees with the machine's default cut."""
-    X_train, _, y_train, _ = digits
-    kw = dict(hidden_layer_sizes=(300, 200), batch_size=512, max_iter=2,
-              random_state=0, dtype="float64")
-    ref = MLPClassifier(**kw).fit(X_train, y_train)
-    previous = _engine.split_parts(parts)
-    try:
-        est = MLPClassifier(**kw).fit(X_train, y_train)
-    finally:
-        _engine.split_parts(previous)
-    assert previous == _engine.split_parts()
-    np.testing.assert_allclose(est._theta, ref._theta, rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="parts must be >= 1"):
-        _engine.split_parts(0)
-
-
 @pytest.mark.parametrize("dtype, rtol", [("float32", 2e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("batch_norm", [False, True])
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "leaky_relu", "elu"])
+@pytest.mark.parametrize("activation", ACTS)
 def test_prediction_of_a_few_samples(digits, activation, batch_norm, dtype, rtol):
     """Up to four rows take the engine's vector-matrix path (no BLAS, the
     columns shared between threads): the same outputs as the batched GEMMs,
@@ -545,7 +512,7 @@ def test_one_hot_targets_are_label_binarizers(y):
     targets, C-contiguous in the training dtype."""
     from sklearn.preprocessing import LabelBinarizer
 
-    from fastmlp._estimators import _one_hot
+    from fastmlp._multilayer_perceptron import _one_hot
 
     binarizer = LabelBinarizer().fit(y)
     for dtype in (np.float32, np.float64):
@@ -559,26 +526,70 @@ def test_one_hot_targets_are_label_binarizers(y):
 
 
 def test_engine_vectors_start_on_64_byte_boundaries():
-    """theta, the optimiser state and the workspace are 64-byte aligned
-    (numpy gives 16), also after unpickling; coefs_ stay views of theta."""
-    from fastmlp._network import ALIGNMENT, aligned, aligned_empty
-
-    for n in (1, 7, 1000, 100_003):
-        for dtype in (np.float32, np.float64, np.intp):
-            a = aligned_empty(n, dtype)
-            assert a.shape == (n,) and a.dtype == dtype and a.flags.c_contiguous
-            assert a.ctypes.data % ALIGNMENT == 0
-    b = np.arange(10.0)[1:]                  # 8 bytes off numpy's alignment
-    assert aligned(b).ctypes.data % ALIGNMENT == 0
-    np.testing.assert_array_equal(aligned(b), b)
+    """theta, the optimiser state and the engine's gradient are 64-byte
+    aligned (numpy gives 16), also after unpickling; coefs_ stay views of
+    theta (the allocator itself: test_network.py)."""
     X, y = load_digits(return_X_y=True)
     est = MLPClassifier((32,), max_iter=2, random_state=0).fit(X, y)
     restored = pickle.loads(pickle.dumps(est))
     restored.partial_fit(X, y)
     for model in (est, restored):
-        for vector in (model._theta, model._opt_state):
+        for vector in (model._model.theta, model._opt_state):
             assert vector.ctypes.data % ALIGNMENT == 0
         assert not model._user_params()
-        assert all(np.shares_memory(c, model._theta) for c in model.coefs_)
-    work, dwork = est._network.workspace(64)
-    assert work.ctypes.data % ALIGNMENT == 0 and dwork.ctypes.data % ALIGNMENT == 0
+        assert all(np.shares_memory(c, model._model.theta) for c in model.coefs_)
+    engine = Engine(est._model.network, 64)
+    assert is_aligned(engine.grad)
+
+
+def test_schedule_rates_reach_the_engine():
+    """A per-step rate vector drives the updates: plain SGD with rates r_b on a
+    linear model gives theta_b+1 = theta_b - r_b g_b, checked step by step."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    y = X @ [1.0, -2.0, 0.5]
+    est = MLPRegressor(hidden_layer_sizes=(), solver="sgd", momentum=0.0,
+                       learning_rate="cyclic", learning_rate_init=0.01,
+                       lr_schedule_params={"max_lr": 0.05, "step_size_up": 3},
+                       batch_size=10, shuffle=False, max_iter=3, alpha=0.0,
+                       dtype="float64", random_state=0, tol=0, n_iter_no_change=100)
+    est.fit(X, y)
+    # replay: 3 epochs x 4 batches with the reference rates
+    net = est._model.network
+    theta = net.init_params(np.random.RandomState(0))
+    Y = y.reshape(-1, 1)
+    for it in range(12):
+        b = it % 4
+        rate = ref.cyclic_lr(0.01, 0.05, it, 3)
+        _, g = loss_and_grad(net, theta, X[10 * b:10 * b + 10], Y[10 * b:10 * b + 10])
+        theta = theta - rate * g
+    np.testing.assert_allclose(est._model.theta, theta, rtol=1e-12)
+    np.testing.assert_allclose(est.learning_rate_curve_,
+                               [ref.cyclic_lr(0.01, 0.05, 4 * e, 3) for e in range(3)])
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("mode, split", [("blas", False), ("split", True),
+                                         ("auto", True)])
+def test_split_gemm_reaches_the_engine_as_planned(monkeypatch, mode, split,
+                                                  early_stopping):
+    """The engine splits its GEMMs exactly when the thread plan says so,
+    also with early stopping (the driver once overwrote the flag with the
+    result of train_test_split)."""
+    built = []
+    real = fastmlp._training.Engine
+
+    def spy(*args, **kwargs):
+        engine = real(*args, **kwargs)
+        built.append(engine.split_gemm)
+        return engine
+
+    monkeypatch.setattr(fastmlp._training, "Engine", spy)
+    X, y = make_classification(n_samples=200, n_features=8, random_state=0)
+    with config_context(parallel_mode=mode):
+        assert fastmlp._training.thread_plan(2).split_gemm is split
+        MLPClassifier((8,), max_iter=3, early_stopping=early_stopping, n_threads=2,
+                      random_state=0).fit(X, y)
+        MLPClassifier((8,), solver="lbfgs", max_iter=3, n_threads=2,
+                      random_state=0).fit(X, y)
+    assert built == [split, split]

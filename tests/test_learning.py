@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import ACTS
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -20,6 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._components import SOLVERS, WEIGHT_INITS
+from fastmlp._schedules import SCHEDULE_PARAMS, SCHEDULES
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -38,10 +41,8 @@ def test_digits_accuracy(digits, dtype):
     assert clf.score(X_test, y_test) >= 0.97
 
 
-@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu",
-                                        "leaky_relu", "elu"])
-@pytest.mark.parametrize("weight_init", ["glorot_uniform", "glorot_normal",
-                                         "he_uniform", "he_normal"])
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("weight_init", WEIGHT_INITS)
 def test_every_activation_and_init_learns(digits, activation, weight_init):
     X_train, X_test, y_train, y_test = digits
     clf = MLPClassifier((64,), activation=activation, weight_init=weight_init,
@@ -50,8 +51,7 @@ def test_every_activation_and_init_learns(digits, activation, weight_init):
     assert clf.score(X_test, y_test) >= 0.9
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "adagrad", "rmsprop",
-                                    "adadelta", "lbfgs"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_every_solver_learns_digits_with_its_default_rate(digits, solver):
     """Default learning_rate_init ("auto") for every solver; Adadelta with no
     tuning (unit rate, as Zeiler's paper)."""
@@ -61,14 +61,24 @@ def test_every_solver_learns_digits_with_its_default_rate(digits, solver):
     assert clf.score(X_test, y_test) >= 0.95
 
 
-@pytest.mark.parametrize("schedule, params", [
-    ("step", {"step_size": 10, "gamma": 0.5}),
-    ("cosine", None),
-    ("cosine_restarts", {"T_0": 5, "T_mult": 2}),
-    ("cyclic", {"step_size_up": 200, "max_lr": 0.15}),
-    ("invscaling", None),
-    ("adaptive", None),
-])
+SCHEDULE_CASES = {
+    "constant": None,
+    "step": {"step_size": 10, "gamma": 0.5},
+    "cosine": None,
+    "cosine_restarts": {"T_0": 5, "T_mult": 2},
+    "cyclic": {"step_size_up": 200, "max_lr": 0.15},
+    "invscaling": None,
+    "adaptive": None,
+}
+
+
+def test_every_schedule_has_a_learning_case():
+    assert set(SCHEDULE_CASES) == set(SCHEDULES)
+    assert all(set(p or {}) <= set(SCHEDULE_PARAMS.get(name, {}))
+               for name, p in SCHEDULE_CASES.items())
+
+
+@pytest.mark.parametrize("schedule, params", list(SCHEDULE_CASES.items()))
 def test_every_schedule_learns(digits, schedule, params):
     X_train, X_test, y_train, y_test = digits
     clf = MLPClassifier((64,), solver="sgd", learning_rate=schedule,

@@ -1,14 +1,15 @@
 """Learning on MNIST (marked ``slow``; skipped when the data are absent).
 
 The data folder is ``$FASTMLP_DATA_DIR``, else ``../shared/datasets`` beside
-the repository (see ``tests/_datasets.py``).
+the repository (``fastmlp._datasets.find_data_dir``, through
+``tests/_datasets.py``).
 """
 
 import time
 import warnings
 
 import pytest
-from _datasets import data_dir, load, missing
+from _datasets import load, missing, subfolder
 from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier
@@ -16,7 +17,7 @@ from fastmlp import MLPClassifier
 
 @pytest.fixture(scope="module")
 def mnist():
-    folder = data_dir() / "mnist"
+    folder = subfolder("mnist")
     reason = missing(folder)
     if reason is not None:
         pytest.skip(f"MNIST not found: {reason}")

@@ -1,107 +1,18 @@
-"""Batch normalisation, dropout, input noise and early stopping."""
-
-import warnings
+"""Batch normalisation, dropout, input noise and early stopping as the
+estimators use them (their gradients against the reference are in
+test_engine.py, thread-count independence in test_threads.py)."""
 
 import numpy as np
 import pytest
 import reference as ref
+from _helpers import ACTS
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
-from fastmlp import MLPClassifier, MLPRegressor, _engine
+from fastmlp import MLPClassifier, _testing
 from fastmlp._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-ACTS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu"]
-PAIRS = [("softmax", "log_loss"), ("logistic", "binary_log_loss"),
-         ("identity", "squared_error")]
-
-
-def bn_problem(out, loss, n=24, d=5, k=3, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, d) * 2 + 1
-    if loss == "log_loss":
-        Y = np.eye(k)[rng.randint(0, k, n)]
-    elif loss == "binary_log_loss":
-        Y = (rng.rand(n, k) > 0.5).astype(float)
-    else:
-        Y = rng.randn(n, k)
-    return X, Y
-
-
-def bn_network(d, hidden, k, act, out, loss, dtype, seed=0):
-    net = Network([d, *hidden, k], act, out, loss, dtype, batch_norm=True)
-    theta = net.init_params(np.random.RandomState(seed))
-    rng = np.random.RandomState(seed + 1)
-    # gamma and beta away from their initial 1 and 0, so both are exercised
-    for g in net.bn_gammas(theta):
-        g[...] = rng.uniform(0.5, 1.5, g.shape)
-    for b in net.intercepts(theta)[:-1]:
-        b[...] = rng.uniform(-0.5, 0.5, b.shape)
-    return net, theta
-
-
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
-@pytest.mark.parametrize("hidden", [(6,), (7, 5), (6, 5, 4)])
-@pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("pair", PAIRS)
-def test_bn_training_loss_and_gradient_against_reference(pair, act, hidden, dtype, tol):
-    out, loss = pair
-    X, Y = bn_problem(out, loss)
-    net, theta = bn_network(X.shape[1], hidden, Y.shape[1], act, out, loss, dtype)
-    coefs = [c.astype(float) for c in net.coefs(theta)]
-    inter = [b.astype(float) for b in net.intercepts(theta)]
-    gammas = [g.astype(float) for g in net.bn_gammas(theta)]
-    value, grad = net.loss_and_grad(theta, X.astype(dtype), Y.astype(dtype), alpha=0.1)
-    _, zL, _ = ref.forward_bn(coefs, inter, gammas, X, act, out)
-    expected = (ref.sample_losses(out, loss, zL, Y).sum()
-                / (Y.shape[1] if loss == "squared_error" else 1)
-                + 0.05 * sum((W**2).sum() for W in coefs)) / X.shape[0]
-    np.testing.assert_allclose(value, expected, rtol=tol)
-    gW, gb, gg = ref.backward_bn(coefs, inter, gammas, X, Y, act, out, loss, alpha=0.1)
-    expected_grad = net.pack(gW, gb, gg).astype(float)
-    np.testing.assert_allclose(grad, expected_grad, rtol=tol,
-                               atol=tol * np.abs(expected_grad).max())
-
-
-@pytest.mark.parametrize("depth", [1, 2, 3])
-@pytest.mark.parametrize("act", ACTS)
-def test_bn_gradient_central_differences(act, depth):
-    out, loss = "softmax", "log_loss"
-    X, Y = bn_problem(out, loss, n=10, d=4)
-    net, theta = bn_network(4, [5, 4, 3][:depth], 3, act, out, loss, np.float64)
-    _, grad = net.loss_and_grad(theta, X, Y, alpha=0.2)
-    numeric = np.empty_like(theta)
-    for i in range(theta.size):
-        tp, tm = theta.copy(), theta.copy()
-        tp[i] += 1e-6
-        tm[i] -= 1e-6
-        numeric[i] = (net.loss_and_grad(tp, X, Y, alpha=0.2)[0]
-                      - net.loss_and_grad(tm, X, Y, alpha=0.2)[0]) / 2e-6
-    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_bn_inference_uses_running_statistics(dtype):
-    X, _ = bn_problem("softmax", "log_loss")
-    net, theta = bn_network(5, (6, 4), 3, "tanh", "softmax", "log_loss", dtype)
-    rng = np.random.RandomState(3)
-    means, var = net.running_views()
-    for m, v in zip(means, var):
-        m[...] = rng.randn(m.size)
-        v[...] = rng.uniform(0.5, 2, v.size)
-    got = net.forward(theta, X.astype(dtype))
-    # reference: BN with the running statistics
-    A = X
-    coefs, inter, gammas = net.coefs(theta), net.intercepts(theta), net.bn_gammas(theta)
-    for l in range(2):
-        A = ref.activation("tanh", ref.bn_eval(A @ coefs[l].astype(float), gammas[l],
-                                               inter[l], means[l], var[l]))
-    expected = ref.output("softmax", A @ coefs[2] + inter[2])
-    np.testing.assert_allclose(got, expected, rtol=1e-10 if dtype == np.float64 else 1e-5,
-                               atol=1e-6)
-
 
 def test_running_statistics_follow_pytorch_rule():
     """Two minibatches of plain SGD with a zero learning rate: the running
@@ -151,6 +62,34 @@ def test_bn_batch_of_one():
     assert est._opt_t == 3 * 2
 
 
+def test_lbfgs_bn_running_statistics_are_the_whole_training_set():
+    """Full-batch training: BN's running statistics are those of the whole
+    training set at the final parameters (the unbiased variance)."""
+    X, y = make_classification(n_samples=120, n_features=6, random_state=0)
+    est = MLPClassifier((5,), solver="lbfgs", batch_norm=True, max_iter=20,
+                        random_state=0, dtype="float64").fit(X, y)
+    z = X @ est.coefs_[0]
+    np.testing.assert_allclose(est.bn_running_mean_[0], z.mean(axis=0), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(est.bn_running_var_[0], z.var(axis=0, ddof=1),
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+def test_every_activation_trains_with_bn_dropout_and_noise(activation):
+    X, y = make_classification(n_samples=400, n_features=10, n_informative=6,
+                               random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    est = MLPClassifier((32, 16), activation=activation, batch_norm=True,
+                        dropout=[0.2, 0.1], input_noise=0.05, max_iter=40,
+                        learning_rate_init=0.01, random_state=0).fit(X_train, y_train)
+    assert np.all(np.isfinite(est.loss_curve_))
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    assert est.score(X_test, y_test) > 0.8
+    # prediction is deterministic: no dropout, no noise
+    np.testing.assert_array_equal(est.predict_proba(X_test), est.predict_proba(X_test))
+
+
 def test_bn_helps_and_predicts_with_population_statistics():
     X, y = make_classification(n_samples=600, n_features=20, random_state=0)
     X = X * 50 + 100  # badly scaled: BN normalises inside the network
@@ -170,7 +109,7 @@ def test_bn_helps_and_predicts_with_population_statistics():
 def test_dropout_kept_fraction_and_expectation(p):
     n = 200_000
     a = np.ones(n)
-    _engine.random_fill(a, p, 0.0, 7, 0, 0, 1)
+    _testing.random_fill(a, p, 0.0, 7, 0, 0, 1)
     kept = (a != 0).mean()
     sigma = np.sqrt(p * (1 - p) / n)
     assert abs(kept - (1 - p)) < 3 * sigma
@@ -181,7 +120,7 @@ def test_dropout_kept_fraction_and_expectation(p):
 def test_dropout_masks_reproducible_and_different():
     def mask(seed, epoch, batch, stream):
         a = np.ones(5000)
-        _engine.random_fill(a, 0.5, 0.0, seed, epoch, batch, stream)
+        _testing.random_fill(a, 0.5, 0.0, seed, epoch, batch, stream)
         return a != 0
 
     np.testing.assert_array_equal(mask(1, 2, 3, 1), mask(1, 2, 3, 1))
@@ -192,7 +131,7 @@ def test_dropout_masks_reproducible_and_different():
 
 def test_input_noise_is_gaussian():
     a = np.zeros(200_000)
-    _engine.random_fill(a, 0.0, 0.3, 5, 1, 2, 0)
+    _testing.random_fill(a, 0.0, 0.3, 5, 1, 2, 0)
     assert abs(a.mean()) < 3 * 0.3 / np.sqrt(a.size)
     assert a.std() == pytest.approx(0.3, rel=0.01)
     # fourth moment of a Gaussian: 3 sigma^4
@@ -205,23 +144,8 @@ def test_input_noise_is_gaussian():
     assert abs(np.corrcoef(a[0::2], a[1::2])[0, 1]) < 4 / np.sqrt(a.size / 2)
     # float32 draws the same numbers, rounded
     b = np.zeros(1000, np.float32)
-    _engine.random_fill(b, 0.0, 0.3, 5, 1, 2, 0)
+    _testing.random_fill(b, 0.0, 0.3, 5, 1, 2, 0)
     np.testing.assert_allclose(b, a[:1000], rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_thread_count_does_not_change_the_model(dtype):
-    X, y = make_classification(n_samples=700, n_features=40, random_state=0)
-    kw = dict(hidden_layer_sizes=(300, 200), batch_norm=True, dropout=[0.3, 0.2],
-              input_noise=0.1, batch_size=256, max_iter=2, random_state=0,
-              dtype=dtype)
-    a = MLPClassifier(n_threads=1, **kw).fit(X, y)
-    b = MLPClassifier(n_threads=2, **kw).fit(X, y)
-    c = MLPClassifier(n_threads=2, **kw).fit(X, y)
-    np.testing.assert_array_equal(a._theta, b._theta)
-    np.testing.assert_array_equal(b._theta, c._theta)
-    for u, v in zip(a.bn_running_var_, b.bn_running_var_):
-        np.testing.assert_array_equal(u, v)
 
 
 def test_dropout_is_off_at_prediction_and_on_in_training():

@@ -1,26 +1,29 @@
 """The sparse first layer: for inputs that are mostly zeros the engine's
 first layer works on each minibatch's nonzeros.  Checked against the dense
 path (itself checked against finite differences and scikit-learn), for both
-dtypes, every width class of the vector kernels, threads, shuffling, sample
-weights, batch norm and dropout."""
+dtypes, every width class of the vector kernels, shuffling, sample weights,
+batch norm and dropout; the ``sparse_first_layer`` and ``sparse_max_density``
+settings.  The kernels alone: test_kernels.py; thread counts: test_threads.py."""
 
 import numpy as np
 import pytest
 
-from fastmlp import MLPClassifier, MLPRegressor, _engine, _network
-from fastmlp._network import sparse_split
+import fastmlp._training
+from fastmlp import MLPClassifier, MLPRegressor, config_context, get_config, set_config
+from fastmlp._engine import Engine
+from fastmlp._network import Network, sparse_split
 
 
 @pytest.fixture
 def sparse_mode():
-    """Set the module's switch for one test, restored after it."""
-    previous = _network.SPARSE_FIRST_LAYER
+    """Set the sparse_first_layer setting for one test, restored after it."""
+    previous = get_config()["sparse_first_layer"]
 
     def set_mode(mode):
-        _network.SPARSE_FIRST_LAYER = mode
+        set_config(sparse_first_layer=mode)
 
     yield set_mode
-    _network.SPARSE_FIRST_LAYER = previous
+    set_config(sparse_first_layer=previous)
 
 
 def _sparse_data(n=301, n_features=200, density=0.15, seed=0):
@@ -53,12 +56,12 @@ def test_sparse_first_layer_matches_dense(sparse_mode, dtype, rtol, hidden):
         lambda: MLPClassifier(hidden, batch_size=64, max_iter=3, random_state=0,
                               dtype=dtype, tol=0.0, n_iter_no_change=100),
         X, y)
-    np.testing.assert_allclose(sparse._theta, dense._theta, rtol=rtol,
+    np.testing.assert_allclose(sparse._model.theta, dense._model.theta, rtol=rtol,
                                atol=rtol * 1e-2)
     np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=rtol)
     # ... and it is another computation (sums in another order), not the
     # dense path run twice
-    assert not np.array_equal(sparse._theta, dense._theta)
+    assert not np.array_equal(sparse._model.theta, dense._model.theta)
 
 
 @pytest.mark.parametrize("params", [
@@ -75,7 +78,7 @@ def test_sparse_first_layer_matches_dense_with_options(sparse_mode, params):
                               dtype="float64", tol=0.0, n_iter_no_change=100,
                               **params),
         X, y)
-    np.testing.assert_allclose(sparse._theta, dense._theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse._model.theta, dense._model.theta, rtol=1e-9, atol=1e-12)
 
 
 def test_sparse_first_layer_with_sample_weight_and_regression(sparse_mode):
@@ -89,21 +92,7 @@ def test_sparse_first_layer_with_sample_weight_and_regression(sparse_mode):
         lambda: MLPRegressor(hidden_layer_sizes=(40,), batch_size=32, max_iter=3, random_state=0,
                              dtype="float64", tol=0.0, n_iter_no_change=100),
         X, Y, sample_weight=sw)
-    np.testing.assert_allclose(sparse._theta, dense._theta, rtol=1e-9, atol=1e-12)
-
-
-def test_sparse_first_layer_same_for_any_thread_count(sparse_mode):
-    """Each sum runs over the nonzeros in a fixed order whatever part of the
-    product a thread computes: bit-identical parameters for 1, 2, 3 threads."""
-    sparse_mode("always")
-    X, y = _sparse_data(seed=3)
-    thetas = [
-        MLPClassifier((130, 20), batch_size=64, max_iter=2, random_state=0,
-                      n_threads=t, tol=0.0, n_iter_no_change=100).fit(X, y)._theta
-        for t in (1, 2, 3)
-    ]
-    np.testing.assert_array_equal(thetas[0], thetas[1])
-    np.testing.assert_array_equal(thetas[0], thetas[2])
+    np.testing.assert_allclose(sparse._model.theta, dense._model.theta, rtol=1e-9, atol=1e-12)
 
 
 def test_sparse_split_decision_and_parts(sparse_mode):
@@ -125,36 +114,59 @@ def test_sparse_split_decision_and_parts(sparse_mode):
     assert sparse_split(X, 2, input_noise=0.1) is None
 
 
+def test_sparse_max_density_decides_auto():
+    """'auto' takes the sparse layer up to sparse_max_density nonzeros
+    (estimated on up to 1,024 rows)."""
+    X, _ = _sparse_data(n=2000, density=0.1)   # ~11 % nonzero with the dense feature
+    with config_context(sparse_first_layer="auto"):
+        assert sparse_split(X, 2) is not None
+        with config_context(sparse_max_density=0.05):
+            assert sparse_split(X, 2) is None
+        with config_context(sparse_max_density=1.0):
+            assert sparse_split(X + 1.0, 2) is not None
+    assert sparse_split(X[:0], 2) is None and sparse_split(X[:, :0], 2) is None
+
+
+def _spy_engines(monkeypatch, replace_split=None):
+    """Record (sparse_split given, engine.sparse_first_layer) of every Engine
+    the training driver builds; optionally replace its sparse_split."""
+    seen = []
+    real = fastmlp._training.Engine
+
+    def spy(*args, **kwargs):
+        if replace_split is not None:
+            kwargs["sparse_split"] = replace_split
+        engine = real(*args, **kwargs)
+        seen.append((kwargs.get("sparse_split"), engine.sparse_first_layer))
+        return engine
+
+    monkeypatch.setattr(fastmlp._training, "Engine", spy)
+    return seen
+
+
 def test_auto_picks_sparse_for_mostly_zero_inputs(sparse_mode, monkeypatch):
     """'auto' (the default) passes a split to the engine for sparse inputs
     and none for dense ones or with input noise."""
     sparse_mode("auto")
-    seen = []
-    original = _engine.train_epoch
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("sparse_split"))
-        return original(*args, **kwargs)
-
-    import fastmlp._estimators as estimators
-    monkeypatch.setattr(estimators._engine, "train_epoch", spy)
+    seen = _spy_engines(monkeypatch)
     X, y = _sparse_data()
     MLPClassifier((10,), max_iter=1).fit(X, y)
     MLPClassifier((10,), max_iter=1).fit(X + 1.0, y)
     MLPClassifier((10,), max_iter=1, input_noise=0.1).fit(X, y)
-    assert seen[0] is not None and seen[1] is None and seen[2] is None
+    assert seen[0][0] is not None and seen[1][0] is None and seen[2][0] is None
+    assert [s[1] for s in seen] == [True, False, False]
 
 
 def test_engine_rejects_bad_sparse_split(sparse_mode, monkeypatch):
-    import fastmlp._estimators as estimators
     X, y = _sparse_data()
-    original = _engine.train_epoch
     for bad, match in [([0, 300], "from 0 to n_features"),
-                       ([0, 120, 60, 200], "non-decreasing")]:
-        def bad_split(*args, bad=bad, **kwargs):
-            kwargs["sparse_split"] = np.array(bad, dtype=np.intp)
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(estimators._engine, "train_epoch", bad_split)
+                       ([0, 120, 60, 200], "non-decreasing"),
+                       ([200], "from 0 to n_features"),
+                       ([1, 200], "from 0 to n_features")]:
+        monkeypatch.undo()
+        _spy_engines(monkeypatch, replace_split=np.array(bad, dtype=np.intp))
         with pytest.raises(ValueError, match=match):
             MLPClassifier((10,), max_iter=1).fit(X, y)
+        net = Network([200, 10, 3], "relu", "softmax", "log_loss", np.float64)
+        with pytest.raises(ValueError, match=match):
+            Engine(net, 16, sparse_split=np.array(bad, dtype=np.intp))

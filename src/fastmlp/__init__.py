@@ -3,12 +3,12 @@
 import os as _os
 
 # OpenMP threads that wait at a barrier spin before they sleep; libgomp's
-# default spin is long (300,000 rounds).  When another process, or the
-# hypervisor, takes a core from a thread its partner then spins in vain at
-# every minibatch: two fits side by side on 2 cores ran 48x slower than one
-# (digits, batch 32), 3.3x with 1,000 rounds, which cost nothing measurable
-# alone (bench/README.md).  libgomp reads the setting when it is loaded, so
-# it is set around the engine's import only, and never over the user's.
+# default spin is long (300,000 rounds), and when another process or the
+# hypervisor takes a core, a thread's partner spins in vain at every
+# minibatch (two fits side by side on 2 cores ran 48x slower; 1,000 rounds
+# cost nothing measurable alone: bench/DECISIONS.md D11).  libgomp reads the
+# setting when it is loaded, so it is set around the engine's import only,
+# and never over the user's.
 _SPIN = not any(v in _os.environ for v in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"))
 if _SPIN:
     _os.environ["GOMP_SPINCOUNT"] = "1000"
@@ -30,7 +30,17 @@ finally:
     if _SPIN:
         del _os.environ["GOMP_SPINCOUNT"]
 
-from ._estimators import DivergenceError, MLPClassifier, MLPRegressor
+from ._config import config_context, get_config, set_config
+from ._multilayer_perceptron import MLPClassifier, MLPRegressor
+from .exceptions import DivergenceError
 
 __version__ = "0.1.0"
-__all__ = ["DivergenceError", "MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = [
+    "DivergenceError",
+    "MLPClassifier",
+    "MLPRegressor",
+    "__version__",
+    "config_context",
+    "get_config",
+    "set_config",
+]

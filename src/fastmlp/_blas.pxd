@@ -23,7 +23,8 @@ cdef inline void gemm_rm(
 
     BLAS is column-major, and a row-major matrix is its own transpose in
     column-major order, so C^T = op(B)^T op(A)^T: swap A and B, m and n.
-    Sizes are checked against INT_MAX by the caller (`check_blas_sizes`).
+    Sizes fit `blas_int`: the engine checks its layer widths and batch
+    capacity when it is built (`_engine.check_blas_size`).
     """
     cdef blas_int M = <blas_int>m, N = <blas_int>n, K = <blas_int>k
     cdef blas_int LDA = <blas_int>lda, LDB = <blas_int>ldb, LDC = <blas_int>ldc

@@ -4,7 +4,8 @@ Two thread pools work in a fit: BLAS's (OpenBLAS inside SciPy) for the GEMMs
 and OpenMP's for the engine's own loops.  They never run nested: the engine
 calls BLAS between its parallel loops, not inside them.  ``n_threads`` sets
 both: OpenMP through the ``num_threads`` of every parallel loop, BLAS through
-threadpoolctl for the duration of ``fit`` / ``partial_fit``.
+threadpoolctl for the duration of ``fit`` / ``partial_fit``
+(``_training.thread_plan`` decides which pool does the GEMMs).
 """
 
 import os
@@ -49,28 +50,6 @@ def _default_n_threads():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-#: How training uses the threads: "split" (OpenMP threads each run
-#: single-threaded BLAS on a block of every GEMM; one pool), "blas" (BLAS's
-#: pool parallelises the GEMMs; the engine's own loops stay on one thread, so
-#: that no OpenMP thread spins while BLAS works), or "auto".  Benchmarks set
-#: this to compare the two.
-PARALLEL_MODE = "auto"
-
-
-def training_plan(n_threads):
-    """(engine threads, BLAS threads, split GEMMs) for a fit on n_threads.
-
-    Never both pools at once: OpenMP's idle threads spin while BLAS's run,
-    and on a machine with few cores the two starve each other (measured: a
-    20x slowdown on 2 cores).
-    """
-    if PARALLEL_MODE == "blas":
-        return 1, n_threads, False
-    # Split GEMMs even on one thread: the blocks depend on the shapes only,
-    # so a model is the same, bit for bit, whatever the thread count.
-    return n_threads, 1, True
 
 
 def blas_threads(n_threads):

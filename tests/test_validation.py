@@ -1,4 +1,5 @@
-"""Bad input raises a clear error and leaves a fitted model untouched."""
+"""Validation: bad input, parameters and settings raise a clear error and
+leave a fitted model untouched."""
 
 import pickle
 import re
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
+import fastmlp
 from fastmlp import DivergenceError, MLPClassifier, MLPRegressor
+from fastmlp._components import ACTIVATIONS, SOLVERS
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def assert_unchanged(est, before):
     changed = [k for k in before if after[k] != before[k]]
     assert not changed, f"attributes changed by a failed call: {changed}"
     # coefs_ and intercepts_ are still views of the parameter vector
-    assert all(np.shares_memory(c, est._theta) for c in est.coefs_ + est.intercepts_)
+    assert all(np.shares_memory(c, est._model.theta) for c in est.coefs_ + est.intercepts_)
 
 
 def test_snapshot_sees_changes(data):
@@ -332,9 +335,10 @@ def test_non_contiguous_and_integer_inputs_are_accepted(data, dtype):
         np.testing.assert_array_equal(reg.predict(Xv), reg.predict(Xc))
     # and fitting on them gives the same model as on the C-contiguous floats
     for Xv in variants:
-        np.testing.assert_array_equal(fitted_classifier(Xv, y, dtype=dtype)._theta, est._theta)
-        np.testing.assert_array_equal(fitted(MLPRegressor, Xv, X[:, 0], dtype=dtype)._theta,
-                                      reg._theta)
+        np.testing.assert_array_equal(
+            fitted_classifier(Xv, y, dtype=dtype)._model.theta, est._model.theta)
+        np.testing.assert_array_equal(
+            fitted(MLPRegressor, Xv, X[:, 0], dtype=dtype)._model.theta, reg._model.theta)
     # the caller's arrays are not modified
     np.testing.assert_array_equal(wide[:, ::2], Xi)
 
@@ -350,9 +354,9 @@ def test_divergence_raises_and_keeps_finite_parameters():
         est.fit(X, y)
     assert isinstance(exc.value, ValueError)
     epoch = int(re.search(r"epoch (\d+)", str(exc.value)).group(1))
-    assert np.all(np.isfinite(est._theta))
+    assert np.all(np.isfinite(est._model.theta))
     assert all(np.all(np.isfinite(c)) for c in est.coefs_ + est.intercepts_)
-    assert all(np.shares_memory(c, est._theta) for c in est.coefs_)
+    assert all(np.shares_memory(c, est._model.theta) for c in est.coefs_)
     # the parameters are those of the end of the last finite epoch: the
     # same as a fit that stops there
     assert est.n_iter_ == len(est.loss_curve_) == epoch - 1
@@ -361,7 +365,7 @@ def test_divergence_raises_and_keeps_finite_parameters():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ref.fit(X, y)
-        np.testing.assert_array_equal(est._theta, ref._theta)
+        np.testing.assert_array_equal(est._model.theta, ref._model.theta)
     # the model stays usable: a sensible refit works
     est.set_params(learning_rate_init=1e-3, max_iter=5)
     with warnings.catch_warnings():
@@ -379,7 +383,7 @@ def test_divergence_of_a_classifier(dtype):
                         random_state=0, dtype=dtype)
     with pytest.raises(DivergenceError, match=r"non-finite in epoch \d+"):
         est.fit(X, y)
-    assert np.all(np.isfinite(est._theta))
+    assert np.all(np.isfinite(est._model.theta))
 
 
 def test_partial_fit_unavailable_for_lbfgs(data):
@@ -429,3 +433,69 @@ def test_engine_finiteness_check(dtype, n_threads):
             Xb = X.copy()
             Xb.flat[i] = bad
             assert not _engine.all_finite(Xb, n_threads)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation_name_is_accepted(data, activation):
+    """Each name of _components.ACTIVATIONS (the "sigmoid" alias too) passes
+    the parameter validation and trains a finite model."""
+    X, y = data
+    for est in (MLPClassifier((5,), activation=activation, max_iter=3, random_state=0),
+                MLPRegressor(hidden_layer_sizes=(5,), activation=activation,
+                             solver="lbfgs", max_iter=3,
+                             random_state=0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        assert all(np.all(np.isfinite(c)) for c in est.coefs_)
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_every_solver_name_is_accepted(data, solver):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier((5,), solver=solver, max_iter=3, random_state=0).fit(X, y)
+    assert hasattr(est, "partial_fit") == SOLVERS[solver].stochastic
+
+
+def test_divergence_error_is_exported():
+    assert fastmlp.DivergenceError is fastmlp.exceptions.DivergenceError
+    assert issubclass(DivergenceError, ValueError)
+
+
+@pytest.mark.parametrize("settings, match", [
+    (dict(sparse_first_layer="sometimes"), "sparse_first_layer must be one of"),
+    (dict(parallel_mode="openmp"), "parallel_mode must be one of"),
+    (dict(sparse_max_density=0.0), r"sparse_max_density must be in \(0, 1\]"),
+    (dict(sparse_max_density=1.5), r"sparse_max_density must be in \(0, 1\]"),
+    (dict(gemm_blocks=0), "gemm_blocks must be an integer >= 1"),
+    (dict(gemm_blocks=2.5), "gemm_blocks must be an integer >= 1"),
+])
+def test_bad_settings(settings, match):
+    """set_config / config_context reject bad values and change nothing."""
+    before = fastmlp.get_config()
+    with pytest.raises(ValueError, match=match):
+        fastmlp.set_config(**settings)
+    with pytest.raises(ValueError, match=match):
+        with fastmlp.config_context(**settings):
+            pass
+    assert fastmlp.get_config() == before
+
+
+def test_settings_are_restored_and_per_thread():
+    import threading
+
+    before = fastmlp.get_config()
+    with fastmlp.config_context(parallel_mode="blas", gemm_blocks=3):
+        assert fastmlp.get_config()["parallel_mode"] == "blas"
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(fastmlp.get_config()))
+        t.start()
+        t.join()
+        assert seen[0] == before            # another thread keeps its settings
+        with pytest.raises(RuntimeError):
+            with fastmlp.config_context(sparse_first_layer="never"):
+                raise RuntimeError
+        assert fastmlp.get_config()["sparse_first_layer"] == before["sparse_first_layer"]
+    assert fastmlp.get_config() == before

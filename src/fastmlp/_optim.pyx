@@ -1,0 +1,149 @@
+"""The optimiser step (csrc/optim_impl.h for the update of each solver).
+
+One update is one loop over the flat vectors theta, grad and the solver's
+state, cut into blocks of SS_BLOCK elements; each thread takes one
+contiguous run of blocks (bench/DECISIONS.md D4), so that it updates the
+rows of the first weight matrix whose gradient it has just computed in the
+split GEMM, still in its core's cache.  The L2 penalty is folded into the
+step, which also returns the weights' new sum of squares (D8); it is added
+per block, then over the blocks in order: the same for any number of threads.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport pow
+
+import numpy as np
+
+from ._aligned import aligned, aligned_zeros
+from ._common cimport SS_BLOCK, Threads, intp, threads_for
+from ._kernels cimport (
+    FM_N_SOLVERS, FM_SOLVER_ADAMW, fm_optim, fm_solver_n_state, fm_step,
+    k_optimizer_step,
+)
+
+
+cdef inline double _span(const Stepper *st, const fm_step *s, floating *theta,
+                         const floating *grad, floating *state, intp i0, intp i1,
+                         bint want_ss) noexcept nogil:
+    """The update of theta[i0:i1]; returns sum(theta[i0:i1]**2) after it when
+    `want_ss`, else 0 (and the kernel skips the sum)."""
+    cdef double ss = 0.0
+    k_optimizer_step(theta + i0, grad + i0, state + i0, st.n, i1 - i0, &st.o, s,
+                     &ss if want_ss else NULL)
+    return ss
+
+
+cdef double optimizer_step(const Threads *th, const Stepper *st, floating *theta,
+                           const floating *grad, floating *state, long long t,
+                           double lr, double l2, double *partial) noexcept nogil:
+    """One update of theta from grad + l2 * (the weights).  t is the 1-based
+    step count, lr this step's rate.  Returns sum(weights**2) after the
+    update when `partial` (one double per SS_BLOCK elements) is given, else 0.
+    """
+    cdef intp n = st.n
+    cdef int nt = threads_for(th, n)
+    cdef intp nblk = (n + SS_BLOCK - 1) // SS_BLOCK
+    cdef intp per = (nblk + nt - 1) // nt
+    cdef intp p, k, i0, i1, cut
+    cdef fm_step weights, rest
+    cdef double ss, total = 0.0
+    weights.lr = rest.lr = lr
+    weights.c1 = rest.c1 = 1.0 - pow(st.o.beta1, <double>t)
+    weights.c2 = rest.c2 = 1.0 - pow(st.o.beta2, <double>t)
+    weights.l2 = l2
+    weights.decay = st.weight_decay if st.o.solver == FM_SOLVER_ADAMW else 0.0
+    rest.l2 = rest.decay = 0.0
+    for p in prange((nblk + per - 1) // per, schedule='static', num_threads=nt):
+        for k in range(p * per, min(p * per + per, nblk)):
+            i0 = k * SS_BLOCK
+            i1 = min(i0 + SS_BLOCK, n)
+            cut = min(max(st.n_decay, i0), i1)
+            ss = 0.0
+            if cut > i0:
+                ss = _span(st, &weights, theta, grad, state, i0, cut, partial != NULL)
+            if i1 > cut:
+                _span(st, &rest, theta, grad, state, cut, i1, False)
+            if partial != NULL:
+                partial[k] = ss
+    if partial != NULL:
+        for k in range(nblk):
+            total += partial[k]
+    return total
+
+
+cdef class Optimizer:
+    """A first-order solver and its state for a parameter vector of
+    `n_params` elements whose first `n_decay` are the weights.
+
+    Parameters
+    ----------
+    solver : int
+        The solver's code (``_components.SOLVERS[name].code``).
+    n_params, n_decay : int
+        Length of theta; theta[:n_decay] are the weights (L2 penalty and
+        AdamW's decay apply there only).
+    dtype : numpy dtype
+        The training dtype.
+    state : ndarray, optional
+        The state to continue from (e.g. an earlier fit's), else zeros.
+    t : int
+        Steps taken so far (Adam's bias corrections).
+    **hyper
+        momentum, nesterov, beta1, beta2, eps, rho, centered, weight_decay.
+    """
+
+    def __cinit__(self, int solver, intp n_params, intp n_decay, dtype, state=None,
+                  long long t=0, double momentum=0.0, bint nesterov=False,
+                  double beta1=0.9, double beta2=0.999, double eps=1e-8,
+                  double rho=0.9, bint centered=False, double weight_decay=0.0):
+        if not 0 <= solver < FM_N_SOLVERS:
+            raise ValueError(f"unknown solver code {solver}")
+        if not 0 <= n_decay <= n_params:
+            raise ValueError("n_decay must lie in [0, n_params]")
+        self.st.o.solver = solver
+        self.st.o.momentum = momentum
+        self.st.o.nesterov = nesterov
+        self.st.o.beta1 = beta1
+        self.st.o.beta2 = beta2
+        self.st.o.eps = eps
+        self.st.o.rho = rho
+        self.st.o.centered = centered
+        self.st.n = n_params
+        self.st.n_decay = n_decay
+        self.st.weight_decay = weight_decay
+        self.t = t
+        size = n_params * fm_solver_n_state(&self.st.o)
+        if state is None:
+            self.state = aligned_zeros(size, dtype)
+        else:
+            state = np.asarray(state)
+            if state.shape != (size,) or state.dtype != np.dtype(dtype):
+                raise ValueError(f"the optimiser state must be {size} values of "
+                                 f"{np.dtype(dtype)}; got {state.shape} {state.dtype}")
+            self.state = aligned(state)   # e.g. unpickled: read-only or unaligned
+
+    @property
+    def n_state_vectors(self):
+        """Number of theta-sized state vectors the solver keeps."""
+        return fm_solver_n_state(&self.st.o)
+
+    def step(self, floating[::1] theta, const floating[::1] grad, double lr,
+             double l2=0.0, int n_threads=1):
+        """One update of ``theta`` as training applies it: from
+        ``grad + l2 * theta`` on the weights.  Returns the weights' sum of
+        squares after the update.  For tests and benchmarks."""
+        cdef Threads th
+        cdef floating[::1] state = self.state
+        cdef double ss
+        cdef intp n = theta.shape[0]
+        if n != self.st.n or grad.shape[0] != n:
+            raise ValueError("theta and grad must have the optimiser's length")
+        if state.shape[0] == 0:
+            raise ValueError("empty parameter vector")
+        th.n = max(1, n_threads)
+        cdef double[::1] partial = np.empty((n + SS_BLOCK - 1) // SS_BLOCK + 1)
+        self.t += 1
+        with nogil:
+            ss = optimizer_step(&th, &self.st, &theta[0], &grad[0], &state[0], self.t,
+                                lr, l2, &partial[0])
+        return ss

@@ -1,0 +1,21 @@
+# Batch normalisation, dropout and input noise over the engine's blocks.
+
+from cython cimport floating
+
+from ._common cimport Layout, Threads, Training, Workspace, intp
+
+cdef void bn_forward_train(const Layout *lay, const Threads *th, const Workspace *ws,
+                           Training *tr, intp l, floating *z, intp rows,
+                           const floating *theta) noexcept nogil
+cdef void bn_forward_eval(const Layout *lay, const Workspace *ws, intp l, floating *z,
+                          intp rows, const floating *theta) noexcept nogil
+cdef void bn_backward(const Layout *lay, const Threads *th, const Workspace *ws,
+                      intp l, floating *dy, intp rows, const floating *theta,
+                      floating *grad) noexcept nogil
+cdef void dropout_forward(const Layout *lay, const Threads *th, const Workspace *ws,
+                          const Training *tr, intp l, floating *a, intp n) noexcept nogil
+cdef void dropout_backward(const Layout *lay, const Threads *th, const Workspace *ws,
+                           const Training *tr, intp l, floating *a,
+                           const floating *g, intp n) noexcept nogil
+cdef void add_noise(const Threads *th, const Training *tr, floating *x,
+                    intp n) noexcept nogil

@@ -1,0 +1,152 @@
+"""Batch normalisation, dropout and input noise over the engine's blocks.
+
+Batch normalisation (Ioffe & Szegedy) runs per feature, parallel over
+blocks of COL_BLOCK columns: the batch's mean and biased variance in double,
+x-hat kept for the exact backward pass, and the running statistics moved by
+PyTorch's rule.  Dropout and noise draw counter-based random numbers keyed
+by (seed, epoch, batch, stream): element i of a batch's matrix draws counter
+i of its stream, whatever thread handles it.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+from libc.stdint cimport uint32_t, uint64_t
+
+from ._common cimport (
+    COL_BLOCK, ELEM_BLOCK, Layout, Threads, Training, Workspace, hidden_offset,
+    intp, threads_for,
+)
+from ._kernels cimport (
+    fm_batch_key, k_add_noise, k_bn_backward, k_bn_normalize_act, k_bn_stats,
+    k_dropout, k_dropout_act_backward, k_scale_shift_act,
+)
+
+
+cdef inline floating *_pre(const Workspace *ws, intp l, floating *work) noexcept nogil:
+    """The kept input of hidden layer l's activation, or NULL."""
+    return (work + ws.pre[l]) if ws.pre[l] >= 0 else NULL
+
+
+cdef void bn_forward_train(const Layout *lay, const Threads *th, const Workspace *ws,
+                           Training *tr, intp l, floating *z, intp rows,
+                           const floating *theta) noexcept nogil:
+    """Batch normalisation and activation of hidden layer l in training.
+
+    x-hat = (z - mean) / sqrt(var + eps), z := act(gamma x-hat + beta); the
+    running statistics (with tr.update_stats) move towards the batch's with
+    PyTorch's rule: the unbiased variance, the new batch weighted by the
+    momentum.  The only writer of the running statistics.
+    """
+    cdef floating *work = <floating *>ws.work
+    cdef intp cols = lay.sizes[l + 1], j, blk, c0, c1
+    cdef intp nb = (cols + COL_BLOCK - 1) // COL_BLOCK
+    cdef intp h = hidden_offset(lay, l), nh = lay.n_hidden
+    cdef double *mean = ws.bn_mean + h
+    cdef double *inv_std = mean + nh
+    cdef double *rmean = tr.running + h
+    cdef double *rvar = tr.running + nh + h
+    cdef floating *xhat = work + ws.xhat + ws.capacity * h
+    cdef floating *u = _pre(ws, l, work)
+    cdef double m = tr.bn_momentum, unbias = (<double>rows) / (rows - 1)
+    cdef int nt = threads_for(th, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        c0 = blk * COL_BLOCK
+        c1 = min(c0 + COL_BLOCK, cols)
+        k_bn_stats(z + c0, rows, cols, c1 - c0, mean + c0, inv_std + c0)
+        for j in range(c0, c1):
+            if tr.update_stats:
+                rmean[j] = (1.0 - m) * rmean[j] + m * mean[j]
+                rvar[j] = (1.0 - m) * rvar[j] + m * inv_std[j] * unbias
+            inv_std[j] = 1.0 / sqrt(inv_std[j] + lay.bn_eps)
+        k_bn_normalize_act(z + c0, xhat + c0, (u + c0) if u != NULL else NULL,
+                           rows, cols, c1 - c0, mean + c0, inv_std + c0,
+                           theta + lay.g_off[l] + c0, theta + lay.b_off[l] + c0,
+                           lay.act[l], lay.act_param[l])
+
+
+cdef void bn_forward_eval(const Layout *lay, const Workspace *ws, intp l, floating *z,
+                          intp rows, const floating *theta) noexcept nogil:
+    """BN with the running statistics, folded into one scale and shift per
+    feature, then the activation."""
+    cdef floating *work = <floating *>ws.work
+    cdef intp cols = lay.sizes[l + 1], j
+    cdef intp h = hidden_offset(lay, l), nh = lay.n_hidden
+    cdef floating *scale = work + ws.scale
+    cdef floating *shift = scale + lay.max_width
+    cdef double sc
+    for j in range(cols):
+        sc = theta[lay.g_off[l] + j] / sqrt(lay.running[nh + h + j] + lay.bn_eps)
+        scale[j] = <floating>sc
+        shift[j] = <floating>(theta[lay.b_off[l] + j] - sc * lay.running[h + j])
+    k_scale_shift_act(z, scale, shift, rows, cols, lay.act[l], lay.act_param[l])
+
+
+cdef void bn_backward(const Layout *lay, const Threads *th, const Workspace *ws,
+                      intp l, floating *dy, intp rows, const floating *theta,
+                      floating *grad) noexcept nogil:
+    """The exact backward pass of BN of hidden layer l: dgamma and dbeta into
+    grad, dy := dLoss/dz."""
+    cdef const floating *work = <const floating *>ws.work
+    cdef intp cols = lay.sizes[l + 1], blk, c0, c1
+    cdef intp nb = (cols + COL_BLOCK - 1) // COL_BLOCK
+    cdef intp h = hidden_offset(lay, l)
+    cdef const double *inv_std = ws.bn_mean + lay.n_hidden + h
+    cdef const floating *xhat = work + ws.xhat + ws.capacity * h
+    cdef int nt = threads_for(th, rows * cols)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        c0 = blk * COL_BLOCK
+        c1 = min(c0 + COL_BLOCK, cols)
+        k_bn_backward(dy + c0, xhat + c0, rows, cols, c1 - c0, inv_std + c0,
+                      theta + lay.g_off[l] + c0, grad + lay.g_off[l] + c0,
+                      grad + lay.b_off[l] + c0)
+
+
+cdef inline uint64_t _key(const Training *tr, uint64_t stream) noexcept nogil:
+    """Key of one stream (0: input noise, l + 1: dropout of hidden layer l)
+    of the current batch."""
+    return fm_batch_key(tr.seed, tr.epoch, tr.batch, stream)
+
+
+cdef void dropout_forward(const Layout *lay, const Threads *th, const Workspace *ws,
+                          const Training *tr, intp l, floating *a, intp n) noexcept nogil:
+    """Inverted dropout of hidden layer l's n activations; the factors are
+    kept for the backward pass."""
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = threads_for(th, n)
+    cdef uint64_t key = _key(tr, l + 1)
+    cdef double p = tr.dropout[l]
+    cdef floating *mask = (<floating *>ws.work + ws.mask
+                           + ws.capacity * hidden_offset(lay, l))
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        k_dropout(a + i0, mask + i0, i1 - i0, <uint32_t>i0, p, key)
+
+
+cdef void dropout_backward(const Layout *lay, const Threads *th, const Workspace *ws,
+                           const Training *tr, intp l, floating *a,
+                           const floating *g, intp n) noexcept nogil:
+    """a := g * dropout'(act'(input)) for hidden layer l (a its output)."""
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = threads_for(th, n)
+    cdef double p = tr.dropout[l]
+    cdef floating *work = <floating *>ws.work
+    cdef const floating *mask = work + ws.mask + ws.capacity * hidden_offset(lay, l)
+    cdef const floating *u = _pre(ws, l, work)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        k_dropout_act_backward(a + i0, g + i0, (u + i0) if u != NULL else NULL,
+                               mask + i0, i1 - i0, p, lay.act[l], lay.act_param[l])
+
+
+cdef void add_noise(const Threads *th, const Training *tr, floating *x,
+                    intp n) noexcept nogil:
+    """x += input_noise * N(0, 1), element i drawing counter i."""
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = threads_for(th, n // 8)   # costly per element: split sooner
+    cdef uint64_t key = _key(tr, 0)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        k_add_noise(x + i0, i1 - i0, <uint32_t>i0, tr.input_noise, key)

@@ -1,0 +1,308 @@
+"""The training drivers: minibatch epochs for the first-order solvers, and
+L-BFGS on the full batch.
+
+The stochastic driver keeps scikit-learn's books (loss curve, stopping for
+lack of improvement, early stopping on a validation split, learning-rate
+schedules, ConvergenceWarning) and calls the engine once per epoch; the
+engine runs every minibatch of the epoch without the GIL.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import shuffle
+from sklearn.utils.fixes import parse_version, sp_version
+from sklearn.utils.optimize import _check_optimize_result
+
+from ._aligned import aligned
+from ._config import get_config
+from ._components import SOLVERS
+from ._engine import Engine
+from ._network import sparse_split
+from ._optim import Optimizer
+from ._schedules import make_schedule
+from .exceptions import DivergenceError
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a fit uses its threads: the engine's OpenMP threads, BLAS's
+    threads, and whether GEMMs are split over the OpenMP threads."""
+
+    engine_threads: int
+    blas_threads: int
+    split_gemm: bool
+
+
+def thread_plan(n_threads):
+    """The ThreadPlan of a fit on `n_threads` threads.
+
+    Never both pools at once: OpenMP's idle threads spin while BLAS's run,
+    and on a machine with few cores the two starve each other (20x slower
+    on 2 cores; bench/DECISIONS.md D1).  With ``parallel_mode="blas"``
+    (``config_context``) BLAS's pool does the GEMMs and the engine's loops
+    stay on one thread; otherwise ("split") the GEMMs are split even on one
+    thread: the blocks depend on the shapes only, so a model is the same, bit
+    for bit, whatever the thread count.
+    """
+    if get_config()["parallel_mode"] == "blas":
+        return ThreadPlan(1, n_threads, False)
+    return ThreadPlan(n_threads, 1, True)
+
+
+def _batch_size(est, n_samples):
+    if est.batch_size == "auto":
+        return min(200, n_samples)
+    if est.batch_size > n_samples:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than "
+            "sample size. It is going to be clipped"
+        )
+    return int(np.clip(est.batch_size, 1, n_samples))
+
+
+def _weights(sample_weight, dtype):
+    """Sample weights as the engine takes them (empty: all ones)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    return np.ascontiguousarray(sample_weight, dtype=dtype)
+
+
+def _schedule_name(est):
+    """scikit-learn runs 'adam' at a constant rate whatever learning_rate
+    says among its own schedules (kept, so that drop-in results stay the
+    same); fastmlp's schedules apply to every first-order solver."""
+    if est.solver == "adam" and est.learning_rate in ("invscaling", "adaptive"):
+        return "constant"
+    return est.learning_rate
+
+
+def _early_stopping_split(est, X, Y, sample_weight):
+    """Hold out validation_fraction of the data, as scikit-learn: only
+    single-output targets are stratified."""
+    stratify = Y if is_classifier(est) and est.n_outputs_ == 1 else None
+    arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+    parts = train_test_split(
+        *arrays,
+        random_state=est._random_state,
+        test_size=est.validation_fraction,
+        stratify=stratify,
+    )
+    X, X_val, Y, Y_val = parts[:4]
+    sw = sw_val = None
+    if sample_weight is not None:
+        sw, sw_val = parts[4:]
+        sw = np.ascontiguousarray(sw)
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase "
+            "'validation_fraction' or the size of your dataset."
+        )
+    return (np.ascontiguousarray(X), np.ascontiguousarray(Y), sw,
+            (X_val, est._decode(Y_val), sw_val))
+
+
+def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
+    """Minibatch training of `est`'s installed model: up to max_iter epochs
+    (one for partial_fit), with scikit-learn's bookkeeping."""
+    model = est._model
+    net = model.network
+    spec = SOLVERS[est.solver]
+    if not incremental or not hasattr(est, "_opt_state"):
+        # A fresh optimiser: zero state, step count 0, the schedule restarted.
+        est._opt_state = None
+        est._opt_t = 0
+        est._epochs = 0
+        est._schedule_state = None
+        est.learning_rate_curve_ = []
+    optimizer = Optimizer(spec.code, net.n_params, net.n_weights, net.dtype,
+                          state=est._opt_state, t=est._opt_t,
+                          **spec.hyper_parameters(est))
+    est._opt_state = optimizer.state
+    schedule = make_schedule(
+        _schedule_name(est), est._learning_rate_init(), params=est.lr_schedule_params,
+        power_t=est.power_t, max_iter=est.max_iter, state=est._schedule_state,
+    )
+    for attr, value in (("loss_curve_", []), ("_no_improvement_count", 0),
+                        ("best_loss_", np.inf)):
+        if not hasattr(est, attr):
+            setattr(est, attr, value)
+
+    validation = None
+    if est.early_stopping:
+        X, Y, sample_weight, validation = _early_stopping_split(est, X, Y,
+                                                                sample_weight)
+    n_samples = X.shape[0]
+    batch_size = _batch_size(est, n_samples)
+    n_batches = (n_samples + batch_size - 1) // batch_size
+    sample_idx = np.arange(n_samples, dtype=np.intp)
+    no_order = np.empty(0, dtype=np.intp)
+    sw = _weights(sample_weight, net.dtype)
+    engine = Engine(
+        net, batch_size, plan.engine_threads, plan.split_gemm,
+        split_parts=get_config()["gemm_blocks"], alpha=est.alpha,
+        running=model.running,
+        sparse_split=sparse_split(X, plan.engine_threads, est.input_noise),
+    )
+    theta = model.theta
+    last_finite = np.empty_like(theta)
+
+    try:
+        est.n_iter_ = 0
+        for _ in range(est.max_iter):
+            if est.shuffle:
+                sample_idx = shuffle(sample_idx, random_state=est._random_state)
+                order = np.ascontiguousarray(sample_idx, dtype=np.intp)
+            else:
+                order = no_order
+            last_finite[...] = theta
+            last_running = model.running.copy()
+            rates = schedule.rates(optimizer.t, n_batches)
+            est.learning_rate_curve_.append(float(rates[0]))
+            tic = time.perf_counter()
+            total, _, failed = engine.train_epoch(X, Y, sw, order, theta, optimizer,
+                                                  rates, est._epochs)
+            elapsed = time.perf_counter() - tic
+            if failed < 0 and not np.isfinite(theta).all():
+                # The last update overflowed after a finite loss.
+                failed = n_batches - 1
+            if failed >= 0:
+                theta[...] = last_finite
+                model.running[...] = last_running
+                # The optimiser state may hold non-finite values too.
+                optimizer.state[...] = 0
+                est._opt_t = 0
+                raise DivergenceError(
+                    f"The loss became non-finite in epoch {est.n_iter_ + 1} "
+                    f"(minibatch {failed}); training stopped and the model "
+                    f"keeps the parameters from the end of epoch "
+                    f"{est.n_iter_}. Lower learning_rate_init, or scale "
+                    "the inputs."
+                )
+            est._opt_t = optimizer.t
+            est._epochs += 1
+            est.n_iter_ += 1
+            est.loss_ = total / n_samples
+            est.t_ += n_samples
+            est.loss_curve_.append(est.loss_)
+            if est.verbose:
+                print("Iteration %d, loss = %.8f, time = %.3fs"
+                      % (est.n_iter_, est.loss_, elapsed))
+
+            _update_no_improvement_count(est, validation)
+            schedule.end_epoch(est.t_)
+            est._schedule_state = schedule.get_state()
+
+            if est._no_improvement_count > est.n_iter_no_change:
+                if validation is not None:
+                    msg = ("Validation score did not improve more than "
+                           "tol=%f for %d consecutive epochs."
+                           % (est.tol, est.n_iter_no_change))
+                else:
+                    msg = ("Training loss did not improve more than tol=%f"
+                           " for %d consecutive epochs."
+                           % (est.tol, est.n_iter_no_change))
+                stop, note = schedule.on_plateau()
+                est._schedule_state = schedule.get_state()
+                if est.verbose:
+                    print(msg + note)
+                if stop:
+                    break
+                est._no_improvement_count = 0
+
+            if incremental:
+                break
+
+            if est.n_iter_ == est.max_iter:
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) "
+                    "reached and the optimization hasn't converged yet."
+                    % est.max_iter,
+                    ConvergenceWarning,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
+
+    if validation is not None and getattr(est, "_best_theta", None) is not None:
+        # the best validation weights, and BN's statistics of that epoch
+        theta[...] = est._best_theta
+        model.running[...] = est._best_running
+
+
+def _update_no_improvement_count(est, validation):
+    """scikit-learn's rule: count the epochs without an improvement by tol of
+    the training loss, or with early stopping of the validation score (and
+    keep the best validation weights)."""
+    if validation is not None:
+        X_val, y_val, sw_val = validation
+        val_score = est._score(X_val, y_val, sample_weight=sw_val)
+        est.validation_scores_.append(val_score)
+        if est.verbose:
+            print("Validation score: %f" % val_score)
+        if val_score < est.best_validation_score_ + est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if val_score > est.best_validation_score_:
+            est.best_validation_score_ = val_score
+            est._best_theta = est._model.theta.copy()
+            est._best_running = est._model.running.copy()
+    else:
+        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if est.loss_curve_[-1] < est.best_loss_:
+            est.best_loss_ = est.loss_curve_[-1]
+
+
+def fit_lbfgs(est, X, Y, sample_weight, plan):
+    """SciPy's L-BFGS-B on the full-batch loss and gradient, as scikit-learn."""
+    model = est._model
+    net = model.network
+    # BN: the statistics of the whole batch, so the workspace holds it all
+    capacity = X.shape[0] if net.batch_norm else max(1, min(X.shape[0], 4096))
+    engine = Engine(net, capacity, plan.engine_threads, plan.split_gemm,
+                    split_parts=get_config()["gemm_blocks"], alpha=est.alpha,
+                    running=model.running)
+    sw = _weights(sample_weight, net.dtype)
+    theta = np.empty(net.n_params, dtype=net.dtype)
+    grad = np.empty(net.n_params, dtype=net.dtype)
+
+    def fun(packed):
+        theta[...] = packed
+        loss = engine.loss_and_grad(X, Y, sw, theta, grad)
+        return loss, grad.astype(np.float64)
+
+    iprint = 1 if est.verbose is True or est.verbose >= 1 else -1
+    opt_res = scipy.optimize.minimize(
+        fun,
+        model.theta.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options={
+            "maxfun": est.max_fun,
+            "maxiter": est.max_iter,
+            "gtol": est.tol,
+            # SciPy 1.15 deprecated L-BFGS-B's iprint option.
+            **({"iprint": iprint} if sp_version < parse_version("1.15") else {}),
+        },
+    )
+    if not np.all(np.isfinite(opt_res.x)) or not np.isfinite(opt_res.fun):
+        raise DivergenceError(
+            "L-BFGS produced non-finite parameters or loss; the model keeps "
+            "its initial parameters. Scale the inputs."
+        )
+    est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
+    est.loss_ = float(opt_res.fun)
+    model.theta[...] = opt_res.x
+    if net.batch_norm:
+        # Full-batch training: the running statistics are the statistics of
+        # the whole training set.
+        engine.set_running_statistics(X, Y, model.theta)
