@@ -71,6 +71,11 @@ cdef double optimizer_step(const Threads *th, const Stepper *st, floating *theta
     return total
 
 
+#: Hyper-parameters an Optimizer takes, and their defaults.
+_HYPER_DEFAULTS = dict(momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,
+                       rho=0.9, centered=False, weight_decay=0.0)
+
+
 cdef class Optimizer:
     """A first-order solver and its state for a parameter vector of
     `n_params` elements whose first `n_decay` are the weights.
@@ -93,24 +98,26 @@ cdef class Optimizer:
     """
 
     def __cinit__(self, int solver, intp n_params, intp n_decay, dtype, state=None,
-                  long long t=0, double momentum=0.0, bint nesterov=False,
-                  double beta1=0.9, double beta2=0.999, double eps=1e-8,
-                  double rho=0.9, bint centered=False, double weight_decay=0.0):
+                  long long t=0, **hyper):
+        unknown = set(hyper) - set(_HYPER_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown hyper-parameters {sorted(unknown)}")
         if not 0 <= solver < FM_N_SOLVERS:
             raise ValueError(f"unknown solver code {solver}")
         if not 0 <= n_decay <= n_params:
             raise ValueError("n_decay must lie in [0, n_params]")
+        h = {**_HYPER_DEFAULTS, **hyper}
         self.st.o.solver = solver
-        self.st.o.momentum = momentum
-        self.st.o.nesterov = nesterov
-        self.st.o.beta1 = beta1
-        self.st.o.beta2 = beta2
-        self.st.o.eps = eps
-        self.st.o.rho = rho
-        self.st.o.centered = centered
+        self.st.o.momentum = h["momentum"]
+        self.st.o.nesterov = bool(h["nesterov"])
+        self.st.o.beta1 = h["beta1"]
+        self.st.o.beta2 = h["beta2"]
+        self.st.o.eps = h["eps"]
+        self.st.o.rho = h["rho"]
+        self.st.o.centered = bool(h["centered"])
+        self.st.weight_decay = h["weight_decay"]
         self.st.n = n_params
         self.st.n_decay = n_decay
-        self.st.weight_decay = weight_decay
         self.t = t
         size = n_params * fm_solver_n_state(&self.st.o)
         if state is None:
