@@ -37,7 +37,12 @@ static inline T FM_NAME(fm_grad_tanh)(T g, T a, T v, T p)
     return g * ((T)1 - a * a);
 }
 
-static inline T FM_NAME(fm_act_relu)(T v, T p) { (void)p; return v > 0 ? v : (T)0; }
+/* NaN passes (v != v): a NaN weight must show in the output, not become 0 */
+static inline T FM_NAME(fm_act_relu)(T v, T p)
+{
+    (void)p;
+    return (v > 0 || v != v) ? v : (T)0;
+}
 static inline T FM_NAME(fm_grad_relu)(T g, T a, T v, T p)
 {
     (void)v; (void)p;

@@ -32,6 +32,10 @@
 /* fm_x_f or fm_x_d inside a template */
 #define FM_NAME(base) FM_CAT(base, S)
 
+/* Non-zero: the kernels that pick a path by the CPU at run time take their
+ * portable one (tests of those paths on machines that have the fast one). */
+extern int fm_force_portable;
+
 /* Counter-based random numbers: the bits for element `index` of a batch
  * depend only on (key, index), never on which thread draws them. */
 static inline uint32_t fm_mix32(uint32_t x)

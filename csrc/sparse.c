@@ -4,6 +4,8 @@
 #include <string.h>
 #include "kernels.h"
 
+int fm_force_portable = 0;
+
 /* Explicit vectors with GCC and Clang; plain loops elsewhere. */
 #if defined(__GNUC__)
 #define FM_SP_VECTOR 1
@@ -25,7 +27,7 @@ static int fm_sp_avx512(void)
     static int has = -1;
     if (has < 0)
         has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-    return has;
+    return has && !fm_force_portable;
 }
 
 __attribute__((target("avx512f,avx512vl")))

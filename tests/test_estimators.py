@@ -536,7 +536,7 @@ def test_engine_vectors_start_on_64_byte_boundaries():
     for model in (est, restored):
         for vector in (model._model.theta, model._opt_state):
             assert vector.ctypes.data % ALIGNMENT == 0
-        assert not model._user_params()
+        assert model._current_model() is model._model
         assert all(np.shares_memory(c, model._model.theta) for c in model.coefs_)
     engine = Engine(est._model.network, 64)
     assert is_aligned(engine.grad)

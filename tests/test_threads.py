@@ -120,10 +120,10 @@ def test_thread_plan_follows_parallel_mode():
     blocks and BLAS runs on one thread; 'blas': BLAS's pool does the GEMMs
     and the engine's loops run on one thread."""
     for mode in ("auto", "split"):
-        with config_context(parallel_mode=mode):
-            assert thread_plan(3) == ThreadPlan(3, 1, True)
+        with config_context(parallel_mode=mode, gemm_blocks=5):
+            assert thread_plan(3) == ThreadPlan(3, 1, True, 5)
     with config_context(parallel_mode="blas"):
-        assert thread_plan(3) == ThreadPlan(1, 3, False)
+        assert thread_plan(3) == ThreadPlan(1, 3, False, 1)
     with pytest.raises(ValueError, match="parallel_mode must be one of"):
         with config_context(parallel_mode="both"):
             pass
@@ -175,7 +175,7 @@ def test_engine_passes_same_bits_for_any_thread_count(dtype):
         train = Engine(net, 128, n_threads, True, split_parts=4, alpha=1e-3)
         total, _, _ = train.train_epoch(X, Y, sw, order, theta, opt, np.full(6, 1e-3), 0)
         out = np.empty((n, k), dtype)
-        Predictor(net, theta, train.running).forward(X, out, False, n_threads, n_threads)
+        Predictor(net, theta, train.running).forward(X, out, False, n_threads, 4)
         results.append((loss, grad, total, theta, train.running.copy(), opt.state, out))
     for other in results[1:]:
         for a, b in zip(results[0], other):

@@ -128,7 +128,7 @@ def test_warm_start_with_other_architecture_or_outputs(data):
     X, y = data
     est = fitted_classifier(X, y, warm_start=True)
     before = snapshot(est)
-    with pytest.raises(ValueError, match=r"coefs_ has a matrix of shape \(4, 5\) where "
+    with pytest.raises(ValueError, match=r"coefs_\[0\] has shape \(4, 5\) where "
                                          r"the network needs \(4, 6\)"):
         est.set_params(hidden_layer_sizes=(6,)).fit(X, y)
     assert_unchanged(est, before)
@@ -211,8 +211,11 @@ def test_bad_regression_target(data, bad_y, match, method):
     (dict(weight_init="zeros"), "'weight_init' parameter"),
     (dict(dtype="float16"), "'dtype' parameter"),
     (dict(dtype=np.int32), "'dtype' parameter must be 'float32' or 'float64'"),
-    (dict(hidden_layer_sizes=(5, 0)), r"hidden_layer_sizes must be > 0, got \[5, 0\]"),
-    (dict(hidden_layer_sizes=(-3,)), r"hidden_layer_sizes must be > 0, got \[-3\]"),
+    (dict(hidden_layer_sizes=(5, 0)), r"hidden_layer_sizes must hold integers from 1"),
+    (dict(hidden_layer_sizes=(-3,)), r"hidden_layer_sizes must hold integers from 1"),
+    (dict(hidden_layer_sizes=(5.5,)), r"hidden_layer_sizes must hold integers from 1"),
+    (dict(hidden_layer_sizes=(np.inf,)), r"hidden_layer_sizes must hold integers from 1"),
+    (dict(hidden_layer_sizes=(10**30,)), r"hidden_layer_sizes must hold integers from 1"),
     (dict(hidden_layer_sizes=0), "'hidden_layer_sizes' parameter"),
     (dict(batch_size=0), "'batch_size' parameter"),
     (dict(validation_fraction=1.0), "'validation_fraction' parameter"),
@@ -344,33 +347,56 @@ def test_non_contiguous_and_integer_inputs_are_accepted(data, dtype):
 
 
 def test_divergence_raises_and_keeps_finite_parameters():
+    """A fit that diverges after completing epochs raises and keeps the end
+    of the last finite epoch, every attribute consistent with it; one that
+    diverges in its first epoch leaves the estimator as it was."""
     rng = np.random.RandomState(0)
-    X = rng.randn(200, 5) * 1e4
-    y = X @ rng.randn(5) * 1e4
-    kw = dict(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1e10,
+    X = rng.randn(200, 5)
+    y = X @ rng.randn(5)
+    kw = dict(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1e-3,
               batch_size=50, max_iter=50, random_state=0, dtype="float32")
-    est = MLPRegressor(**kw)
+    # three sane epochs, then partial_fit at a rate that overflows at once
+    est = MLPRegressor(**{**kw, "max_iter": 3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    good = est._model.theta.copy()
+    before = snapshot(est)
+    est.set_params(learning_rate_init=1e30, warm_start=True, max_iter=50)
+    with pytest.raises(DivergenceError, match=r"non-finite in epoch 1 .*left as it was"):
+        est.fit(X * 1e4, y * 1e4)
+    assert_unchanged(est, before)
+    with pytest.raises(DivergenceError, match="left as it was"):
+        est.partial_fit(X * 1e4, y * 1e4)
+    assert_unchanged(est, before)
+    np.testing.assert_array_equal(est._model.theta, good)
+
+    # diverging after some epochs: the rate grows by 10 each epoch (step)
+    est = MLPRegressor(**{**kw, "learning_rate": "step",
+                          "lr_schedule_params": dict(step_size=1, gamma=30.0)})
     with pytest.raises(DivergenceError, match=r"non-finite in epoch (\d+)") as exc:
         est.fit(X, y)
     assert isinstance(exc.value, ValueError)
     epoch = int(re.search(r"epoch (\d+)", str(exc.value)).group(1))
+    assert epoch > 1
     assert np.all(np.isfinite(est._model.theta))
     assert all(np.all(np.isfinite(c)) for c in est.coefs_ + est.intercepts_)
     assert all(np.shares_memory(c, est._model.theta) for c in est.coefs_)
+    assert np.all(np.isfinite(est.predict(X)))
     # the parameters are those of the end of the last finite epoch: the
     # same as a fit that stops there
     assert est.n_iter_ == len(est.loss_curve_) == epoch - 1
-    if epoch > 1:
-        ref = MLPRegressor(**{**kw, "max_iter": epoch - 1})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref.fit(X, y)
-        np.testing.assert_array_equal(est._model.theta, ref._model.theta)
-    # the model stays usable: a sensible refit works
-    est.set_params(learning_rate_init=1e-3, max_iter=5)
+    ref = MLPRegressor(**{**kw, "learning_rate": "step", "max_iter": epoch - 1,
+                          "lr_schedule_params": dict(step_size=1, gamma=30.0)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est.fit(X / 1e4, y / y.std())
+        ref.fit(X, y)
+    np.testing.assert_array_equal(est._model.theta, ref._model.theta)
+    # the model stays usable: a sensible refit works
+    est.set_params(learning_rate="constant", lr_schedule_params=None, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
     assert np.all(np.isfinite(est.loss_curve_))
 
 
@@ -381,9 +407,14 @@ def test_divergence_of_a_classifier(dtype):
     y = (X[:, 0] > 0).astype(int)
     est = MLPClassifier((20,), solver="sgd", learning_rate_init=1e10, max_iter=50,
                         random_state=0, dtype=dtype)
-    with pytest.raises(DivergenceError, match=r"non-finite in epoch \d+"):
+    with pytest.raises(DivergenceError, match=r"non-finite in epoch \d+") as exc:
         est.fit(X, y)
-    assert np.all(np.isfinite(est._model.theta))
+    if "epoch 1 " in str(exc.value):
+        # diverged in its first epoch: the estimator is left unfitted
+        assert not hasattr(est, "_model") and not hasattr(est, "coefs_")
+    else:
+        assert np.all(np.isfinite(est._model.theta))
+        assert np.isfinite(est.predict_proba(X)).all()
 
 
 def test_partial_fit_unavailable_for_lbfgs(data):

@@ -19,15 +19,16 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _engine
-from ._aligned import aligned
+from ._aligned import aligned, aligned_empty
 from ._components import ACTIVATIONS, SOLVERS, STOCHASTIC_SOLVERS, WEIGHT_INITS
 from ._config import get_config
 from ._network import Network
 from ._schedules import SCHEDULES, check_schedule_params
-from ._threads import blas_threads, effective_n_threads, prediction_n_threads
+from ._threads import blas_limit, effective_n_threads, gemm_blocks
 from .exceptions import DivergenceError
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+_INT_MAX = 2**31 - 1
 
 
 def _check_dtype(dtype):
@@ -44,15 +45,24 @@ def _check_dtype(dtype):
 
 class _Model:
     """A fitted network: architecture, parameter vector and BN's running
-    statistics, bound together (never changed in place by a fit that
-    replaces the architecture)."""
+    statistics, bound together; `views` holds the public attributes' arrays
+    (views of theta and running) as the model made them."""
 
-    __slots__ = ("network", "theta", "running", "_predictor")
+    __slots__ = ("network", "theta", "running", "views", "_predictor")
 
     def __init__(self, network, theta, running):
         self.network = network
         self.theta = aligned(theta)   # e.g. unpickled: the engine wants 64 bytes
         self.running = running
+        self.views = {
+            "coefs_": tuple(network.coefs(self.theta)),
+            "intercepts_": tuple(network.intercepts(self.theta)),
+        }
+        if network.batch_norm:
+            means, variances = network.running_views(running)
+            self.views.update(bn_gamma_=tuple(network.bn_gammas(self.theta)),
+                              bn_running_mean_=tuple(means),
+                              bn_running_var_=tuple(variances))
         self._predictor = None
 
     @property
@@ -63,9 +73,72 @@ class _Model:
         return self._predictor
 
 
-def _owner(a):
-    """The array whose memory `a` uses (numpy points a view's base there)."""
-    return a if a.base is None else a.base
+#: The public attributes that show a model's parameters.
+_PARAM_ATTRS = ("coefs_", "intercepts_", "bn_gamma_", "bn_running_mean_",
+                "bn_running_var_")
+
+
+def _shapes(network):
+    """The arrays each public parameter attribute must hold."""
+    sizes = [int(s) for s in network.sizes]
+    shapes = {"coefs_": list(zip(sizes[:-1], sizes[1:])),
+              "intercepts_": [(w,) for w in sizes[1:]]}
+    if network.batch_norm:
+        hidden = [(w,) for w in sizes[1:-1]]
+        shapes.update(bn_gamma_=hidden, bn_running_mean_=hidden, bn_running_var_=hidden)
+    return shapes
+
+
+def _checked(attr, value, shapes):
+    """The arrays of the user-visible attribute `attr`, checked against
+    `shapes` (count, shape, numeric, finite), as float64."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{attr} must be a list of {len(shapes)} arrays; got "
+                         f"{type(value).__name__}.")
+    if len(value) != len(shapes):
+        raise ValueError(
+            f"{attr} holds {len(value)} arrays where the network has "
+            f"{len(shapes)} layers; with warm_start=True the architecture "
+            "must stay the same (refit with warm_start=False)."
+        )
+    arrays = []
+    for i, (a, shape) in enumerate(zip(value, shapes)):
+        try:
+            arr = np.asarray(a)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{attr}[{i}] is not an array of numbers: {exc}") from None
+        if arr.dtype.kind not in "fiu":
+            raise ValueError(f"{attr}[{i}] must hold real numbers; got dtype "
+                             f"{arr.dtype}.")
+        if arr.shape != shape:
+            raise ValueError(f"{attr}[{i}] has shape {arr.shape} where the network "
+                             f"needs {shape}.")
+        arr = arr.astype(np.float64, copy=False)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{attr}[{i}] holds NaN or infinity.")
+        if attr == "bn_running_var_" and (arr < 0).any():
+            raise ValueError(f"{attr}[{i}] holds negative variances.")
+        arrays.append(arr)
+    return arrays
+
+
+def _model_from_attributes(network, attrs):
+    """A model of `network` from the public attributes' arrays (which a user
+    may have replaced), all checked: a user's values are used wherever they
+    are set, or rejected with a ValueError naming them."""
+    shapes = _shapes(network)
+    for attr in shapes:
+        if attrs.get(attr) is None:
+            raise ValueError(f"{attr} is missing; with warm_start=True batch_norm "
+                             "must stay as fitted (refit with warm_start=False).")
+    arrays = {attr: _checked(attr, attrs[attr], shapes[attr]) for attr in shapes}
+    theta = aligned_empty(network.n_params, network.dtype)
+    running = network.initial_running()
+    model = _Model(network, theta, running)
+    for attr, views in model.views.items():
+        for view, arr in zip(views, arrays[attr]):
+            view[...] = arr
+    return model
 
 
 class BaseMLP(BaseEstimator, metaclass=ABCMeta):
@@ -190,53 +263,57 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
     # The fitted state --------------------------------------------------------
 
     def _install(self, model):
-        """Make `model` the fitted model (one assignment), and the public
-        attributes views of it."""
-        net = model.network
-        self._model = model
-        self.coefs_ = net.coefs(model.theta)
-        self.intercepts_ = net.intercepts(model.theta)
-        if net.batch_norm:
-            self.bn_gamma_ = net.bn_gammas(model.theta)
-            self.bn_running_mean_, self.bn_running_var_ = net.running_views(model.running)
-        else:
-            for attr in ("bn_gamma_", "bn_running_mean_", "bn_running_var_"):
+        """Make `model` the fitted model: the model and the public attributes
+        showing it change in one dictionary update, so that a reader (a
+        prediction in another thread) sees the old ones or the new ones."""
+        self.__dict__.update({"_model": model,
+                              **{k: list(v) for k, v in model.views.items()}})
+        for attr in _PARAM_ATTRS:
+            if attr not in model.views:
                 self.__dict__.pop(attr, None)
 
-    def _pack(self, network):
-        """theta from coefs_, intercepts_ (and bn_gamma_), possibly set by
-        the user."""
-        gammas = getattr(self, "bn_gamma_", None) if network.batch_norm else None
-        if network.batch_norm and gammas is None:
-            raise ValueError("batch_norm differs from the fitted model's; refit "
-                             "from scratch (warm_start=False).")
-        return network.pack(self.coefs_, self.intercepts_, gammas)
+    def _snapshot(self):
+        """(model, public parameter attributes) read together, consistent
+        even while another thread installs a new model."""
+        d = self.__dict__
+        while True:
+            model = d["_model"]
+            attrs = {attr: d.get(attr) for attr in _PARAM_ATTRS}
+            if d["_model"] is model:
+                return model, attrs
 
-    def _user_params(self):
-        """Whether coefs_ or intercepts_ hold arrays other than views of theta."""
-        owner = _owner(self._model.theta)
-        return any(_owner(a) is not owner for a in self.coefs_ + self.intercepts_)
-
-    def _prediction_model(self):
-        """The model predictions use: the fitted one, or the user's coefs_ and
-        intercepts_ where they replaced its views."""
-        model = self._model
-        if self._user_params():
-            model = _Model(model.network, self._pack(model.network), model.running)
-        return model
+    def _current_model(self, network=None):
+        """The model that predictions, partial_fit, warm starts and pickles
+        use: the fitted one, or one made from the public attributes where the
+        user replaced their arrays (checked by _model_from_attributes).  With
+        `network` (a warm start's), the attributes must fit it."""
+        model, attrs = self._snapshot()
+        if network is None:
+            network = model.network
+            if all(type(attrs[k]) is list and len(attrs[k]) == len(v)
+                   and all(a is b for a, b in zip(attrs[k], v))
+                   for k, v in model.views.items()):
+                return model
+        elif network.batch_norm != model.network.batch_norm:
+            raise ValueError(
+                f"batch_norm={network.batch_norm} differs from the fitted "
+                f"model's ({model.network.batch_norm}); with warm_start=True the "
+                "architecture must stay the same (refit with warm_start=False)."
+            )
+        return _model_from_attributes(network, attrs)
 
     def __getstate__(self):
         # A copy: object.__getstate__ returns the instance's own __dict__.
         state = dict(super().__getstate__())
-        model = state.pop("_model", None)
-        if model is not None:
-            # coefs_ and intercepts_ are views of theta (or arrays a user put
-            # there for warm_start): store them once, in theta.
+        if "_model" in state:
+            # the parameters once, in theta and running (the user's arrays
+            # where they replaced the model's)
+            model = self._current_model()
+            state.pop("_model")
             state["_network"] = model.network
-            state["_theta"] = self._pack(model.network)
+            state["_theta"] = model.theta
             state["_running"] = model.running
-            for attr in ("coefs_", "intercepts_", "bn_gamma_", "bn_running_mean_",
-                         "bn_running_var_"):
+            for attr in _PARAM_ATTRS:
                 state.pop(attr, None)
         return state
 
@@ -249,16 +326,16 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     @contextmanager
     def _rollback_on_error(self):
-        """A call that fails leaves the estimator as it was, but for a
-        divergence, which deliberately keeps the last finite parameters."""
+        """A call that fails leaves the estimator as it was; only a fit that
+        diverged after completing epochs keeps them (the DivergenceError then
+        carries ``_keeps_state``)."""
         saved = dict(self.__dict__)
         try:
             yield
-        except DivergenceError:
-            raise
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
+        except BaseException as exc:
+            if not getattr(exc, "_keeps_state", False):
+                self.__dict__.clear()
+                self.__dict__.update(saved)
             raise
 
     # Fitting ------------------------------------------------------------------
@@ -276,12 +353,24 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         return np.broadcast_to(rates, (n_hidden,)).copy()
 
     def _hidden_sizes(self):
+        """hidden_layer_sizes as a list of ints, each an integer >= 1 that a
+        32-bit BLAS can take (5.5, inf or 10**30 are rejected, not cut)."""
         sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
+        if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         sizes = list(sizes)
-        if np.any(np.array(sizes) <= 0):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        for s in sizes:
+            if isinstance(s, (bool, np.bool_)) or not isinstance(s, Real):
+                ok = False
+            elif isinstance(s, Integral):
+                ok = 1 <= s <= _INT_MAX
+            else:   # an integral float such as 5.0, but not 5.5 or inf
+                ok = float(s).is_integer() and 1 <= s <= _INT_MAX
+            if not ok:
+                raise ValueError(
+                    "hidden_layer_sizes must hold integers from 1 to "
+                    f"{_INT_MAX}; got {self.hidden_layer_sizes!r}."
+                )
         return [int(s) for s in sizes]
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -343,11 +432,10 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
                     f"y has {Y.shape[1]} outputs; the model was fitted with "
                     f"{self.n_outputs_}."
                 )
-            # Continue from coefs_/intercepts_, which the user may have set,
-            # and from BN's running statistics.
-            theta = self._pack(network)
-            running = (np.array(self._model.running) if network.batch_norm
-                       else network.initial_running())
+            # Continue from coefs_, intercepts_ and BN's attributes, which
+            # the user may have set (checked against the new network).
+            current = self._current_model(network)
+            theta, running = current.theta, current.running
 
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -361,7 +449,7 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self._install(_Model(network, theta, running))
 
         plan = thread_plan(effective_n_threads(self.n_threads))
-        with blas_threads(plan.blas_threads):
+        with blas_limit(plan.blas_threads):
             if SOLVERS[self.solver].stochastic:
                 fit_stochastic(self, X, Y, sample_weight, incremental, plan)
             else:
@@ -406,31 +494,31 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X, check_input=True, logits=False):
         """The network's outputs for X: the output activations, or with
         `logits` the output layer's pre-activations."""
-        model = self._model
-        vec_threads = prediction_n_threads(self.n_threads)
+        model = self._current_model()
+        n_threads = effective_n_threads(self.n_threads)
+        n_out = model.network.sizes[-1]
         if (
             check_input
             and self._plain_input(X, model)
             and X.shape[0] <= _engine.FEW_ROWS
-            and not self._user_params()
         ):
             # Latency path for a few samples: no scikit-learn validation
-            # (its checks are done here or, for NaN/inf, in the engine).
-            out = np.empty((X.shape[0], model.network.sizes[-1]), dtype=X.dtype)
-            if model.predictor.forward_few(X, out, vec_threads, logits):
+            # (its checks are done here or, for NaN/inf, in the engine), and
+            # no BLAS: the engine's vector-matrix products share columns
+            # between threads.
+            out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+            if model.predictor.forward_few(X, out, n_threads, logits):
                 return out
         if check_input:
             X = self._check_predict_input(X, model)
         else:
             X = np.ascontiguousarray(X, dtype=model.network.dtype)
-        model = self._prediction_model()
-        out = np.empty((X.shape[0], model.network.sizes[-1]), dtype=X.dtype)
-        # BLAS's own pool parallelises prediction's GEMMs; the engine's
-        # elementwise loops stay on one thread so that the two pools never
-        # compete (threadpoolctl cannot be switched per call: it is not
-        # thread-safe).  A few samples take the engine's vector-matrix
-        # products, which call no BLAS and share columns between threads.
-        model.predictor.forward(X, out, logits, 1, vec_threads)
+        out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+        # GEMMs cut into blocks shared by the engine's threads, each on one
+        # BLAS thread, as in training: one pool at a time, and the same
+        # outputs for any number of threads.
+        with blas_limit(1):
+            model.predictor.forward(X, out, logits, n_threads, gemm_blocks())
         return out
 
     def _check_finite(self, X):

@@ -131,3 +131,19 @@ cdef inline intp hidden_offset(const Layout *lay, intp layer) noexcept nogil:
     for l in range(layer):
         off += lay.sizes[l + 1]
     return off
+
+
+# Signals (Ctrl-C) during the engine's nogil loops: every CHECK_SECONDS a
+# loop takes the GIL for PyErr_CheckSignals, which runs Python's handlers
+# (in the main thread) and leaves their exception set; raise_pending then
+# propagates it once the loop has left its state whole.
+cdef enum:
+    CHECK_MICROSECONDS = 5000
+
+cdef extern from "Python.h":
+    int check_signals "PyErr_CheckSignals" ()
+
+
+cdef inline int raise_pending() except -1:
+    """Propagate the exception that check_signals left set."""
+    return -1

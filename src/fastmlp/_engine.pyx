@@ -24,8 +24,9 @@ import numpy as np
 
 from ._aligned import aligned_empty
 from ._common cimport (
-    ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N, PROF_STEP, Batch,
-    Layout, Pass, Threads, Training, Workspace, intp,
+    CHECK_MICROSECONDS, ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N,
+    PROF_STEP, Batch, Layout, Pass, Threads, Training, Workspace, check_signals, intp,
+    raise_pending,
 )
 from ._kernels cimport k_nonfinite
 from ._openmp_helpers cimport omp_get_num_procs, omp_get_wtime
@@ -202,6 +203,8 @@ cdef class Engine:
         cdef double loss, sw_sum, ss_new, unused = 0.0, sumsq_w = 0.0, total = 0.0
         cdef double alpha = self.alpha
         cdef long long t = optimizer.t
+        cdef double next_check = 0.0
+        cdef int signalled = 0
         self._check(X, Y, sample_weight, theta)
         if shuffled and order.shape[0] != n:
             raise ValueError("order must hold every sample once")
@@ -218,6 +221,7 @@ cdef class Engine:
             tr.prof = &prof[0]
         tr.epoch = <unsigned long long>epoch
         with nogil:
+            next_check = omp_get_wtime() + CHECK_MICROSECONDS * 1e-6
             if tr.prof != NULL:
                 tr.prof[PROF_N] = omp_get_wtime()
             # The L2 penalty is folded into the optimiser step, which also
@@ -284,7 +288,16 @@ cdef class Engine:
                 mark(&tr, PROF_STEP)
                 start += rows
                 b += 1
+                if start < n and omp_get_wtime() >= next_check:
+                    # between two minibatches: theta and the optimiser agree
+                    with gil:
+                        signalled = check_signals()
+                    if signalled:
+                        break
+                    next_check = omp_get_wtime() + CHECK_MICROSECONDS * 1e-6
         optimizer.t = t
+        if signalled:
+            raise_pending()
         return total, b, failed
 
     def loss_and_grad(self, const floating[:, ::1] X, const floating[:, ::1] Y,
@@ -305,6 +318,7 @@ cdef class Engine:
         cdef Batch batch
         cdef bint weighted = sample_weight.shape[0] > 0
         cdef double sw_total = <double>n, loss = 0.0, sumsq_w = 0.0
+        cdef int signalled = 0
         self._check(X, Y, sample_weight, theta)
         if grad.shape[0] != self.n_params:
             raise ValueError("grad must have the network's length")
@@ -332,6 +346,13 @@ cdef class Engine:
                 loss += forward_backward(&p, &batch, &theta[0], &grad[0], self.alpha,
                                          start == 0, &sumsq_w)
                 start += batch.rows
+                if start < n:
+                    with gil:
+                        signalled = check_signals()
+                    if signalled:
+                        break
+        if signalled:
+            raise_pending()
         return (self.loss_scale * loss + 0.5 * self.alpha * sumsq_w) / sw_total
 
     def set_running_statistics(self, const floating[:, ::1] X,
@@ -402,12 +423,18 @@ cdef class Predictor:
                                           &offsets[0], &self.few_ws)
 
     def forward(self, const floating[:, ::1] X, floating[:, ::1] out, bint logits=False,
-                int n_threads=1, int vec_threads=1, intp capacity=2048):
+                int n_threads=1, int gemm_blocks=1, intp capacity=2048):
         """Outputs for X into `out` (n, n_outputs), without the GIL: the
         output activations, or with `logits` the output layer's
-        pre-activations.  Rows go in blocks of `capacity`; `n_threads` for
-        the elementwise loops, `vec_threads` for the products of a few rows
-        (up to FEW_ROWS), which call no BLAS."""
+        pre-activations.
+
+        Rows go in blocks of `capacity`.  `n_threads` OpenMP threads share
+        the elementwise loops and the GEMMs, each GEMM cut into `gemm_blocks`
+        blocks run by BLAS (the caller keeps BLAS on one thread:
+        ``_threads.blas_limit(1)``); blocks of up to FEW_ROWS rows go
+        through the vector-matrix kernel, without BLAS.  A pending signal
+        (Ctrl-C) stops it between two blocks of rows.
+        """
         cdef intp n = X.shape[0], n_out = out.shape[1], start, rows, i, j
         cdef const floating *theta = <const floating *>self.theta_data
         cdef intp[::1] offsets = np.empty(2 * self.arrays.lay.n_layers, dtype=np.intp)
@@ -415,15 +442,18 @@ cdef class Predictor:
         cdef Workspace ws
         cdef Pass p
         cdef const floating *res
+        cdef int signalled = 0
         self._check_dtype(<floating *>NULL)
         self._check(X, out)
         if n == 0:
             return
+        if gemm_blocks < 1:
+            raise ValueError("gemm_blocks must be >= 1")
         capacity = max(1, min(capacity, n))
         th.n = max(1, n_threads)
-        th.vec = max(1, vec_threads)
-        th.split_gemm = False
-        th.split_parts = 1
+        th.vec = th.n
+        th.split_gemm = True
+        th.split_parts = gemm_blocks
         work = aligned_empty(plan_workspace(&self.arrays.lay, capacity, False,
                                              &offsets[0], &ws), self.dtype)
         ws.work = <void *><size_t>work.ctypes.data
@@ -442,6 +472,13 @@ cdef class Predictor:
                     for j in range(n_out):
                         out[start + i, j] = res[i * n_out + j]
                 start += rows
+                if start < n:
+                    with gil:
+                        signalled = check_signals()
+                    if signalled:
+                        break
+        if signalled:
+            raise_pending()
 
     def forward_few(self, const floating[:, ::1] X, floating[:, ::1] out,
                     int vec_threads, bint logits):

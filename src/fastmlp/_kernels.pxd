@@ -40,6 +40,7 @@ cdef extern from "kernels.h" nogil:
         double c2
 
     int fm_solver_n_state(const fm_optim *o)
+    int fm_force_portable
     uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
     void fm_bias_act_f(float *z, const float *b, float *u, intp rows, intp cols, int act, double param)
     void fm_bias_act_d(double *z, const double *b, double *u, intp rows, intp cols, int act, double param)

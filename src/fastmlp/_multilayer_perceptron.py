@@ -564,6 +564,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             # LabelBinarizer.inverse_transform's rule, without its overhead
             return self.classes_[np.argmax(y_pred, axis=1)]
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
+            if len(self.classes_) == 1:
+                # fitted on one class (scikit-learn predicts it)
+                return np.repeat(self.classes_, y_pred.shape[0])
             return self.classes_[(y_pred.ravel() > 0.5).astype(np.intp)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -583,13 +586,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Returns
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
-            The probability of each class, in the order of ``classes_``.
+            The probability of each class, in the order of ``classes_``
+            (a column of ones for a model fitted on one class).
         """
         check_fitted(self)
         if self.n_outputs_ == 1:
             # sigmoid(-z) rather than 1 - sigmoid(z): no cancellation to 0,
             # so that log(predict_proba) agrees with predict_log_proba.
             z = self._forward(X, logits=True).ravel()
+            if len(self.classes_) == 1:
+                return np.ones((z.shape[0], 1), dtype=z.dtype)
             return np.vstack([expit(-z), expit(z)]).T
         return self._forward(X)
 
@@ -616,6 +622,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
         if self.n_outputs_ == 1:
             z = z.ravel()
+            if len(self.classes_) == 1:
+                return np.zeros((z.shape[0], 1), dtype=z.dtype)
             return np.vstack([-np.logaddexp(0, z), -np.logaddexp(0, -z)]).T
         return -np.logaddexp(0, -z)
 

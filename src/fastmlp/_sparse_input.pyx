@@ -15,7 +15,18 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 from ._common cimport ROW_BLOCK, SparseBatch, Threads, intp, threads_for
-from ._kernels cimport k_csc_wgrad, k_csr_matmul, k_csr_rows
+from ._kernels cimport fm_force_portable, k_csc_wgrad, k_csr_matmul, k_csr_rows
+
+
+def portable_kernels(flag=None):
+    """Get (and with `flag`, set) whether this module's kernels take their
+    portable paths where the CPU would allow faster ones (AVX-512's
+    compress): for tests of the paths a machine would not otherwise run."""
+    global fm_force_portable
+    previous = bool(fm_force_portable)
+    if flag is not None:
+        fm_force_portable = bool(flag)
+    return previous
 
 
 cdef class SparseFirstLayer:

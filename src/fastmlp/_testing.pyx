@@ -16,7 +16,8 @@ import numpy as np
 from ._blas cimport gemm_rm
 from ._common cimport Threads, intp
 from ._kernels cimport (
-    FM_N_ACTIVATIONS, fm_activation_needs_input, fm_batch_key, k_act_backward,
+    FM_N_ACTIVATIONS, fm_activation_needs_input, fm_batch_key, fm_force_portable,
+    k_act_backward,
     k_add_noise, k_bias_act, k_bn_backward,
     k_bn_stats, k_colsum, k_csc_wgrad, k_csr_matmul, k_csr_rows, k_dropout,
     k_dropout_act_backward, k_gather_rows, k_loss_delta, k_nonfinite, k_output,
@@ -220,6 +221,20 @@ def sparse_products(const floating[:, ::1] X, const floating[:, ::1] W,
                     &dw[0, 0], 0, &cp[0] + s[p] + p, &ri[0] + s[p] * rows,
                     &cv[0] + s[p] * rows)
     return Z, dW
+
+
+def portable_kernels(flag=None):
+    """Get (and with `flag`, set) whether the kernels that pick a path by the
+    CPU take their portable one, in this module and in the engine's sparse
+    first layer (each extension module has its own copy of the kernels)."""
+    global fm_force_portable
+    from ._sparse_input import portable_kernels as engine_side
+
+    previous = bool(fm_force_portable)
+    if flag is not None:
+        fm_force_portable = bool(flag)
+        engine_side(flag)
+    return previous
 
 
 def random_fill(floating[::1] a, double p, double noise_std,

@@ -5,6 +5,17 @@ The stochastic driver keeps scikit-learn's books (loss curve, stopping for
 lack of improvement, early stopping on a validation split, learning-rate
 schedules, ConvergenceWarning) and calls the engine once per epoch; the
 engine runs every minibatch of the epoch without the GIL.
+
+What a call leaves behind is always a whole state:
+
+- a ``partial_fit`` is atomic: it applies all of its epoch or none of it
+  (divergence, interrupt, any error);
+- a ``fit`` ends at a completed epoch: an interrupt (Ctrl-C) returns the
+  model of the last completed epoch with a warning, as scikit-learn does; a
+  divergence raises ``DivergenceError`` and keeps the last finite epoch, or
+  with early stopping returns the best validation model with a warning; a
+  fit that diverges or is interrupted before completing an epoch leaves the
+  estimator as it was.
 """
 
 import time
@@ -20,24 +31,31 @@ from sklearn.utils import shuffle
 from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.optimize import _check_optimize_result
 
-from ._aligned import aligned
-from ._config import get_config
 from ._components import SOLVERS
+from ._config import get_config
 from ._engine import Engine
 from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
+from ._threads import gemm_blocks
 from .exceptions import DivergenceError
+
+# Rows of the training data whose predictions are checked after each epoch:
+# a finite loss does not make finite predictions (the last step, or BN's
+# running statistics, can overflow them).
+_PROBE_ROWS = 256
 
 
 @dataclass(frozen=True)
 class ThreadPlan:
     """How a fit uses its threads: the engine's OpenMP threads, BLAS's
-    threads, and whether GEMMs are split over the OpenMP threads."""
+    threads, whether GEMMs are split over the OpenMP threads, and into how
+    many blocks."""
 
     engine_threads: int
     blas_threads: int
     split_gemm: bool
+    gemm_blocks: int
 
 
 def thread_plan(n_threads):
@@ -48,12 +66,12 @@ def thread_plan(n_threads):
     on 2 cores; bench/DECISIONS.md D1).  With ``parallel_mode="blas"``
     (``config_context``) BLAS's pool does the GEMMs and the engine's loops
     stay on one thread; otherwise ("split") the GEMMs are split even on one
-    thread: the blocks depend on the shapes only, so a model is the same, bit
-    for bit, whatever the thread count.
+    thread: the blocks do not depend on the threads, so a model is the same,
+    bit for bit, whatever the thread count.
     """
     if get_config()["parallel_mode"] == "blas":
-        return ThreadPlan(1, n_threads, False)
-    return ThreadPlan(n_threads, 1, True)
+        return ThreadPlan(1, n_threads, False, 1)
+    return ThreadPlan(n_threads, 1, True, gemm_blocks())
 
 
 def _batch_size(est, n_samples):
@@ -85,8 +103,10 @@ def _schedule_name(est):
 
 def _early_stopping_split(est, X, Y, sample_weight):
     """Hold out validation_fraction of the data, as scikit-learn: only
-    single-output targets are stratified."""
-    stratify = Y if is_classifier(est) and est.n_outputs_ == 1 else None
+    single-output targets are stratified, on the user's labels (so that an
+    error names them)."""
+    stratify = (est._decode(Y) if is_classifier(est) and est.n_outputs_ == 1
+                else None)
     arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
     parts = train_test_split(
         *arrays,
@@ -108,6 +128,48 @@ def _early_stopping_split(est, X, Y, sample_weight):
             (X_val, est._decode(Y_val), sw_val))
 
 
+def _probe_rows(X):
+    """Up to _PROBE_ROWS evenly spaced rows of X, C-contiguous."""
+    return np.ascontiguousarray(X[:: max(1, X.shape[0] // _PROBE_ROWS)][:_PROBE_ROWS])
+
+
+def _predicts_finite(model, probe, plan):
+    """Whether the model's parameters and its predictions of the probe rows
+    (with the running statistics, as predict makes them) are finite."""
+    if not np.isfinite(model.theta).all():
+        return False
+    out = np.empty((probe.shape[0], model.network.sizes[-1]), dtype=probe.dtype)
+    model.predictor.forward(probe, out, False, plan.engine_threads, plan.gemm_blocks)
+    return bool(np.isfinite(out).all())
+
+
+def _diverged(message, keeps_state):
+    """A DivergenceError; `keeps_state`: the estimator keeps what the call
+    did so far (completed epochs of a fit), else the call is undone."""
+    exc = DivergenceError(message)
+    exc._keeps_state = keeps_state
+    return exc
+
+
+class _EpochStart:
+    """What an epoch changes, copied at its start, to go back to."""
+
+    def __init__(self, model, optimizer):
+        self.arrays = [(a, np.empty_like(a))
+                       for a in (model.theta, model.running, optimizer.state)]
+        self.optimizer = optimizer
+
+    def save(self):
+        for live, copy in self.arrays:
+            np.copyto(copy, live)
+        self.t = self.optimizer.t
+
+    def restore(self):
+        for live, copy in self.arrays:
+            np.copyto(live, copy)
+        self.optimizer.t = self.t
+
+
 def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
     """Minibatch training of `est`'s installed model: up to max_iter epochs
     (one for partial_fit), with scikit-learn's bookkeeping."""
@@ -121,9 +183,16 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
         est._epochs = 0
         est._schedule_state = None
         est.learning_rate_curve_ = []
-    optimizer = Optimizer(spec.code, net.n_params, net.n_weights, net.dtype,
-                          state=est._opt_state, t=est._opt_t,
-                          **spec.hyper_parameters(est))
+    # New objects for everything an epoch changes in place, so that undoing
+    # the call (the estimator's rollback) finds the old ones untouched.
+    for attr in ("learning_rate_curve_", "loss_curve_", "validation_scores_"):
+        if getattr(est, attr, None) is not None:
+            setattr(est, attr, list(getattr(est, attr)))
+    optimizer = Optimizer(
+        spec.code, net.n_params, net.n_weights, net.dtype,
+        state=None if est._opt_state is None else np.array(est._opt_state),
+        t=est._opt_t, **spec.hyper_parameters(est),
+    )
     est._opt_state = optimizer.state
     schedule = make_schedule(
         _schedule_name(est), est._learning_rate_init(), params=est.lr_schedule_params,
@@ -146,93 +215,117 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
     sw = _weights(sample_weight, net.dtype)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
-        split_parts=get_config()["gemm_blocks"], alpha=est.alpha,
-        running=model.running,
+        split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
         sparse_split=sparse_split(X, plan.engine_threads, est.input_noise),
     )
     theta = model.theta
-    last_finite = np.empty_like(theta)
+    start = _EpochStart(model, optimizer)
+    probe = _probe_rows(X)
 
-    try:
-        est.n_iter_ = 0
-        for _ in range(est.max_iter):
-            if est.shuffle:
-                sample_idx = shuffle(sample_idx, random_state=est._random_state)
-                order = np.ascontiguousarray(sample_idx, dtype=np.intp)
-            else:
-                order = no_order
-            last_finite[...] = theta
-            last_running = model.running.copy()
-            rates = schedule.rates(optimizer.t, n_batches)
-            est.learning_rate_curve_.append(float(rates[0]))
-            tic = time.perf_counter()
+    est.n_iter_ = 0
+    for _ in range(est.max_iter):
+        if est.shuffle:
+            sample_idx = shuffle(sample_idx, random_state=est._random_state)
+            order = np.ascontiguousarray(sample_idx, dtype=np.intp)
+        else:
+            order = no_order
+        start.save()
+        rates = schedule.rates(optimizer.t, n_batches)
+        tic = time.perf_counter()
+        try:
             total, _, failed = engine.train_epoch(X, Y, sw, order, theta, optimizer,
                                                   rates, est._epochs)
-            elapsed = time.perf_counter() - tic
-            if failed < 0 and not np.isfinite(theta).all():
-                # The last update overflowed after a finite loss.
-                failed = n_batches - 1
-            if failed >= 0:
-                theta[...] = last_finite
-                model.running[...] = last_running
-                # The optimiser state may hold non-finite values too.
-                optimizer.state[...] = 0
-                est._opt_t = 0
-                raise DivergenceError(
-                    f"The loss became non-finite in epoch {est.n_iter_ + 1} "
-                    f"(minibatch {failed}); training stopped and the model "
-                    f"keeps the parameters from the end of epoch "
-                    f"{est.n_iter_}. Lower learning_rate_init, or scale "
-                    "the inputs."
-                )
-            est._opt_t = optimizer.t
-            est._epochs += 1
-            est.n_iter_ += 1
-            est.loss_ = total / n_samples
-            est.t_ += n_samples
-            est.loss_curve_.append(est.loss_)
-            if est.verbose:
-                print("Iteration %d, loss = %.8f, time = %.3fs"
-                      % (est.n_iter_, est.loss_, elapsed))
-
-            _update_no_improvement_count(est, validation)
-            schedule.end_epoch(est.t_)
-            est._schedule_state = schedule.get_state()
-
-            if est._no_improvement_count > est.n_iter_no_change:
-                if validation is not None:
-                    msg = ("Validation score did not improve more than "
-                           "tol=%f for %d consecutive epochs."
-                           % (est.tol, est.n_iter_no_change))
-                else:
-                    msg = ("Training loss did not improve more than tol=%f"
-                           " for %d consecutive epochs."
-                           % (est.tol, est.n_iter_no_change))
-                stop, note = schedule.on_plateau()
-                est._schedule_state = schedule.get_state()
-                if est.verbose:
-                    print(msg + note)
-                if stop:
-                    break
-                est._no_improvement_count = 0
-
-            if incremental:
+        except KeyboardInterrupt:
+            # The engine stopped between two minibatches: back to the end of
+            # the last completed epoch.
+            start.restore()
+            if incremental or est.n_iter_ == 0:
+                raise   # the call is undone
+            warnings.warn(
+                "Training interrupted by user; the model is the one of epoch "
+                f"{est.n_iter_}, the last completed.", UserWarning,
+            )
+            break
+        elapsed = time.perf_counter() - tic
+        if failed < 0 and not _predicts_finite(model, probe, plan):
+            failed = n_batches   # finite losses, but not finite predictions
+        if failed >= 0:
+            start.restore()
+            if _stop_at_best_validation(est, validation):
                 break
+            where = (f"minibatch {failed}" if failed < n_batches
+                     else "its predictions after the last minibatch")
+            keeps = not incremental and est.n_iter_ > 0
+            raise _diverged(
+                f"The loss became non-finite in epoch {est.n_iter_ + 1} "
+                f"({where}); training stopped. "
+                + (f"The model keeps the parameters from the end of epoch "
+                   f"{est.n_iter_}. " if keeps else
+                   "The estimator is left as it was before this call. ")
+                + "Lower learning_rate_init, or scale the inputs.",
+                keeps,
+            )
+        est.learning_rate_curve_.append(float(rates[0]))
+        est._opt_t = optimizer.t
+        est._epochs += 1
+        est.n_iter_ += 1
+        est.loss_ = total / n_samples
+        est.t_ += n_samples
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print("Iteration %d, loss = %.8f, time = %.3fs"
+                  % (est.n_iter_, est.loss_, elapsed))
 
-            if est.n_iter_ == est.max_iter:
-                warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) "
-                    "reached and the optimization hasn't converged yet."
-                    % est.max_iter,
-                    ConvergenceWarning,
-                )
-    except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")
+        _update_no_improvement_count(est, validation)
+        schedule.end_epoch(est.t_)
+        est._schedule_state = schedule.get_state()
+
+        if est._no_improvement_count > est.n_iter_no_change:
+            if validation is not None:
+                msg = ("Validation score did not improve more than "
+                       "tol=%f for %d consecutive epochs."
+                       % (est.tol, est.n_iter_no_change))
+            else:
+                msg = ("Training loss did not improve more than tol=%f"
+                       " for %d consecutive epochs."
+                       % (est.tol, est.n_iter_no_change))
+            stop, note = schedule.on_plateau()
+            est._schedule_state = schedule.get_state()
+            if est.verbose:
+                print(msg + note)
+            if stop:
+                break
+            est._no_improvement_count = 0
+
+        if incremental:
+            break
+
+        if est.n_iter_ == est.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) "
+                "reached and the optimization hasn't converged yet."
+                % est.max_iter,
+                ConvergenceWarning,
+            )
 
     if validation is not None and getattr(est, "_best_theta", None) is not None:
         # the best validation weights, and BN's statistics of that epoch
         theta[...] = est._best_theta
         model.running[...] = est._best_running
+
+
+def _stop_at_best_validation(est, validation):
+    """With early stopping and a best validation model, a divergence ends
+    training there, with a warning (scikit-learn's behaviour since its
+    issue #29504); True if so."""
+    if validation is None or getattr(est, "_best_theta", None) is None:
+        return False
+    warnings.warn(
+        f"The loss became non-finite in epoch {est.n_iter_ + 1}; training "
+        "stopped and the model is the best on the validation set (epoch "
+        f"{int(np.argmax(est.validation_scores_)) + 1}).", UserWarning,
+    )
+    return True
 
 
 def _update_no_improvement_count(est, validation):
@@ -269,7 +362,7 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     # BN: the statistics of the whole batch, so the workspace holds it all
     capacity = X.shape[0] if net.batch_norm else max(1, min(X.shape[0], 4096))
     engine = Engine(net, capacity, plan.engine_threads, plan.split_gemm,
-                    split_parts=get_config()["gemm_blocks"], alpha=est.alpha,
+                    split_parts=plan.gemm_blocks, alpha=est.alpha,
                     running=model.running)
     sw = _weights(sample_weight, net.dtype)
     theta = np.empty(net.n_params, dtype=net.dtype)
@@ -294,11 +387,11 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
             **({"iprint": iprint} if sp_version < parse_version("1.15") else {}),
         },
     )
+    message = ("L-BFGS produced non-finite parameters, loss or predictions; "
+               "the estimator is left as it was before this call. Scale the "
+               "inputs.")
     if not np.all(np.isfinite(opt_res.x)) or not np.isfinite(opt_res.fun):
-        raise DivergenceError(
-            "L-BFGS produced non-finite parameters or loss; the model keeps "
-            "its initial parameters. Scale the inputs."
-        )
+        raise _diverged(message, False)
     est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
     est.loss_ = float(opt_res.fun)
     model.theta[...] = opt_res.x
@@ -306,3 +399,5 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
         # Full-batch training: the running statistics are the statistics of
         # the whole training set.
         engine.set_running_statistics(X, Y, model.theta)
+    if not _predicts_finite(model, _probe_rows(X), plan):
+        raise _diverged(message, False)
