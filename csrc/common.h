@@ -32,6 +32,33 @@
 /* fm_x_f or fm_x_d inside a template */
 #define FM_NAME(base) FM_CAT(base, S)
 
+/* A minibatch's rows as their nonzeros: row i's columns (sorted) and
+ * values (of the kernel's type) at offset start[i] of cols and vals, nnz[i]
+ * of them; n_features columns in all. */
+typedef struct {
+    const int32_t *cols;
+    const void *vals;
+    const ptrdiff_t *start;
+    const ptrdiff_t *nnz;
+    ptrdiff_t rows;
+    ptrdiff_t n_features;
+} fm_rows;
+
+/* A part of the features' lists for the weight gradient (fm_csc_wgrad):
+ * list ends, and the rows and values of the part's nonzeros. */
+typedef struct {
+    ptrdiff_t *colptr;
+    int32_t *rowidx;
+    void *cvals;
+} fm_lists;
+
+/* A CSR matrix: row r's columns and values at indptr[r]:indptr[r + 1]. */
+typedef struct {
+    const int32_t *indices;
+    const void *data;
+    const ptrdiff_t *indptr;
+} fm_csr;
+
 /* Non-zero: the kernels that pick a path by the CPU at run time take their
  * portable one (tests of those paths on machines that have the fast one). */
 extern int fm_force_portable;

@@ -48,12 +48,12 @@ void FM_NAME(fm_vecmat)(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
 
 /* sparse.c: the first layer on the minibatch's nonzeros */
 void FM_NAME(fm_csr_rows)(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,
-                          ptrdiff_t start, ptrdiff_t r0, ptrdiff_t r1, int32_t *cols,
+                          ptrdiff_t first, ptrdiff_t r0, ptrdiff_t r1, int32_t *cols,
                           T *vals, ptrdiff_t *nnz);
-void FM_NAME(fm_csr_matmul)(const int32_t *cols, const T *vals, const ptrdiff_t *nnz,
-                            ptrdiff_t stride, ptrdiff_t rows, const T *W, ptrdiff_t ldw,
-                            ptrdiff_t c0, ptrdiff_t c1, T *Z, ptrdiff_t ldz);
-void FM_NAME(fm_csc_wgrad)(const int32_t *cols, const T *vals, const ptrdiff_t *nnz,
-                           ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,
-                           const T *D, ptrdiff_t n_out, T *dW, int accumulate,
-                           ptrdiff_t *colptr, int32_t *rowidx, T *cvals);
+void FM_NAME(fm_csr_matmul)(const fm_rows *x, const T *W, ptrdiff_t ldw, ptrdiff_t c0,
+                            ptrdiff_t c1, T *Z, ptrdiff_t ldz);
+void FM_NAME(fm_csc_wgrad)(const fm_rows *x, ptrdiff_t k0, ptrdiff_t k1, const T *D,
+                           ptrdiff_t n_out, T *dW, int accumulate, const fm_lists *s);
+void FM_NAME(fm_csr_gather)(const fm_csr *src, const ptrdiff_t *idx, ptrdiff_t first,
+                            ptrdiff_t r0, ptrdiff_t r1, int32_t *cols, T *vals,
+                            const ptrdiff_t *start);

@@ -1,10 +1,10 @@
 /* Sparse first-layer kernels (template, see common.h).
  *
- * A minibatch of inputs that are mostly zeros (images, one-hot codes) is
- * kept as its nonzeros: row i's column indices and values at offset
- * i * stride of `cols` and `vals` (sorted by column), nnz[i] of them.  The
- * first layer's forward product and weight gradient then read the rows of
- * W, or of the delta, that a nonzero selects, and nothing else.
+ * A minibatch of inputs that are mostly zeros (images, one-hot codes, text)
+ * is kept as its nonzeros, an fm_rows: row i's column indices and values at
+ * offset start[i] of `cols` and `vals` (sorted by column), nnz[i] of them.
+ * The first layer's forward product and weight gradient then read the rows
+ * of W, or of the delta, that a nonzero selects, and nothing else.
  *
  * Sums run over the nonzeros in increasing column (forward) or row (weight
  * gradient) order, whatever part of the product a thread computes: the
@@ -88,8 +88,8 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
 
 /* Columns c : c + Q vectors of Z for every row: row j's nonzeros. */
 #define FM_SP_MATMUL_CHUNK(Q)                                                 \
-    FM_SP_LIST_SUMS(Q, rows, j * stride, j * stride + nnz[j], cols, vals,     \
-                    Z + j * ldz + c, W, ldw, stride, 1)
+    FM_SP_LIST_SUMS(Q, rows, start[j], start[j] + nnz[j], cols, vals,         \
+                    Z + j * ldz + c, W, ldw, x->n_features, 1)
 
 /* Columns c : c + Q vectors of dW for every listed feature: feature k0 + j's
  * entries, rows of the delta. */
@@ -98,14 +98,15 @@ typedef T FM_VT __attribute__((vector_size(64), aligned(sizeof(T))));
                     dW + (k0 + j) * n_out + c, D, n_out, rows, !accumulate)
 #endif
 
-/* Rows r0:r1 of the minibatch as nonzeros: row i is row idx[i] of X, or
- * row start + i without idx. */
+/* Rows r0:r1 of the minibatch as nonzeros, row i at i * ldx of cols and
+ * vals: row i is row idx[i] of the dense (?, ldx) X, or row first + i
+ * without idx. */
 FM_KERNEL void FM_NAME(fm_csr_rows)(const T *X, ptrdiff_t ldx, const ptrdiff_t *idx,
-                                     ptrdiff_t start, ptrdiff_t r0, ptrdiff_t r1,
-                                     int32_t *cols, T *vals, ptrdiff_t *nnz)
+                                    ptrdiff_t first, ptrdiff_t r0, ptrdiff_t r1,
+                                    int32_t *cols, T *vals, ptrdiff_t *nnz)
 {
     for (ptrdiff_t i = r0; i < r1; i++) {
-        const T *x = X + (idx ? idx[i] : start + i) * ldx;
+        const T *x = X + (idx ? idx[i] : first + i) * ldx;
         int32_t *c = cols + i * ldx;
         T *v = vals + i * ldx;
         ptrdiff_t n = 0;
@@ -127,12 +128,12 @@ FM_KERNEL void FM_NAME(fm_csr_rows)(const T *X, ptrdiff_t ldx, const ptrdiff_t *
 /* Z[0:rows, c0:c1] = X @ W[:, c0:c1] for the minibatch's nonzeros X.
  * Column chunks outside, rows inside: a chunk's slab of W stays in cache
  * while every row reads it. */
-FM_KERNEL void FM_NAME(fm_csr_matmul)(const int32_t *cols, const T *vals,
-                                       const ptrdiff_t *nnz, ptrdiff_t stride,
-                                       ptrdiff_t rows, const T *W, ptrdiff_t ldw,
-                                       ptrdiff_t c0, ptrdiff_t c1, T *Z,
-                                       ptrdiff_t ldz)
+FM_KERNEL void FM_NAME(fm_csr_matmul)(const fm_rows *x, const T *W, ptrdiff_t ldw,
+                                      ptrdiff_t c0, ptrdiff_t c1, T *Z, ptrdiff_t ldz)
 {
+    const int32_t *cols = x->cols;
+    const T *vals = (const T *)x->vals;
+    const ptrdiff_t *start = x->start, *nnz = x->nnz, rows = x->rows;
     ptrdiff_t c = c0;
 #if FM_SP_VECTOR
     /* chunks of 8 vectors, then at most one each of 4, 2 and 1 */
@@ -152,8 +153,8 @@ FM_KERNEL void FM_NAME(fm_csr_matmul)(const int32_t *cols, const T *vals,
     if (c < c1) {
         const ptrdiff_t w = c1 - c;
         for (ptrdiff_t i = 0; i < rows; i++) {
-            const int32_t *ci = cols + i * stride;
-            const T *vi = vals + i * stride;
+            const int32_t *ci = cols + start[i];
+            const T *vi = vals + start[i];
             T *z = Z + i * ldz + c;
             for (ptrdiff_t j = 0; j < w; j++) z[j] = 0;
             for (ptrdiff_t t = 0; t < nnz[i]; t++) {
@@ -162,6 +163,22 @@ FM_KERNEL void FM_NAME(fm_csr_matmul)(const int32_t *cols, const T *vals,
                 for (ptrdiff_t j = 0; j < w; j++) z[j] += v * wr[j];
             }
         }
+    }
+}
+
+/* Rows r0:r1 of the minibatch from the CSR matrix src: row i is row idx[i]
+ * of src, or row first + i without idx; its entries go to start[i] of cols
+ * and vals (the caller's prefix sums of the rows' lengths). */
+FM_KERNEL void FM_NAME(fm_csr_gather)(const fm_csr *src, const ptrdiff_t *idx,
+                                      ptrdiff_t first, ptrdiff_t r0, ptrdiff_t r1,
+                                      int32_t *cols, T *vals, const ptrdiff_t *start)
+{
+    const T *data = (const T *)src->data;
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        const ptrdiff_t r = idx ? idx[i] : first + i;
+        const ptrdiff_t b = src->indptr[r], n = src->indptr[r + 1] - b;
+        memcpy(cols + start[i], src->indices + b, (size_t)n * sizeof(int32_t));
+        memcpy(vals + start[i], data + b, (size_t)n * sizeof(T));
     }
 }
 
@@ -178,31 +195,34 @@ static inline ptrdiff_t FM_NAME(fm_sp_lower)(const int32_t *ci, ptrdiff_t n, ptr
 
 /* dW[k0:k1, :] (= or +=, `accumulate`) X[:, k0:k1]^T @ D for the
  * minibatch's nonzeros X and the (rows, n_out) delta D.  The features'
- * columns are listed first (a counting sort into colptr, rowidx and cvals,
- * room for (k1 - k0 + 1), (k1 - k0) * rows and (k1 - k0) * rows entries);
- * each row of dW is then a sum of rows of D held in registers, the rows of
- * D taken in tiles that stay in L1. */
-FM_KERNEL void FM_NAME(fm_csc_wgrad)(const int32_t *cols, const T *vals,
-                                      const ptrdiff_t *nnz, ptrdiff_t stride,
-                                      ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t k1,
-                                      const T *D, ptrdiff_t n_out, T *dW,
-                                      int accumulate, ptrdiff_t *colptr,
-                                      int32_t *rowidx, T *cvals)
+ * columns are listed first (a counting sort into s: room for k1 - k0 + 1
+ * list ends, and for the batch's nonzeros in features k0:k1); each row of
+ * dW is then a sum of rows of D held in registers, the rows of D taken in
+ * tiles that stay in L1. */
+FM_KERNEL void FM_NAME(fm_csc_wgrad)(const fm_rows *x, ptrdiff_t k0, ptrdiff_t k1,
+                                     const T *D, ptrdiff_t n_out, T *dW,
+                                     int accumulate, const fm_lists *s)
 {
+    const int32_t *cols = x->cols;
+    const T *vals = (const T *)x->vals;
+    const ptrdiff_t *start = x->start, *nnz = x->nnz, rows = x->rows;
+    ptrdiff_t *colptr = s->colptr;
+    int32_t *rowidx = s->rowidx;
+    T *cvals = (T *)s->cvals;
     const ptrdiff_t nk = k1 - k0;
     if (nk <= 0)
         return;
     memset(colptr, 0, (size_t)(nk + 1) * sizeof(ptrdiff_t));
     for (ptrdiff_t i = 0; i < rows; i++) {
-        const int32_t *ci = cols + i * stride;
+        const int32_t *ci = cols + start[i];
         for (ptrdiff_t t = FM_NAME(fm_sp_lower)(ci, nnz[i], k0);
              t < nnz[i] && ci[t] < k1; t++)
             colptr[ci[t] - k0 + 1]++;
     }
     for (ptrdiff_t k = 0; k < nk; k++) colptr[k + 1] += colptr[k];
     for (ptrdiff_t i = 0; i < rows; i++) {
-        const int32_t *ci = cols + i * stride;
-        const T *vi = vals + i * stride;
+        const int32_t *ci = cols + start[i];
+        const T *vi = vals + start[i];
         for (ptrdiff_t t = FM_NAME(fm_sp_lower)(ci, nnz[i], k0);
              t < nnz[i] && ci[t] < k1; t++) {
             const ptrdiff_t p = colptr[ci[t] - k0]++;

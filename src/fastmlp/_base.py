@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -23,11 +24,14 @@ from ._aligned import aligned, aligned_empty
 from ._components import ACTIVATIONS, SOLVERS, STOCHASTIC_SOLVERS, WEIGHT_INITS
 from ._config import get_config
 from ._network import Network
+from ._sparse_input import CSRInput
 from ._schedules import SCHEDULES, check_schedule_params
 from ._threads import blas_limit, effective_n_threads, gemm_blocks
 from .exceptions import DivergenceError
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+#: scipy.sparse inputs are converted once to CSR (the engine reads rows).
+_SPARSE_FORMATS = "csr"
 _INT_MAX = 2**31 - 1
 
 
@@ -511,9 +515,11 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 return out
         if check_input:
             X = self._check_predict_input(X, model)
-        else:
+        elif sp.issparse(X):
+            X = CSRInput(X, model.network.dtype)
+        elif not isinstance(X, CSRInput):
             X = np.ascontiguousarray(X, dtype=model.network.dtype)
-        out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+        out = np.empty((X.shape[0], n_out), dtype=model.network.dtype)
         # GEMMs cut into blocks shared by the engine's threads, each on one
         # BLAS thread, as in training: one pool at a time, and the same
         # outputs for any number of threads.
@@ -525,7 +531,10 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         """scikit-learn's NaN/inf check of the training data, on the fit's
         threads (a single-threaded sum over MNIST takes 8 ms); scikit-learn
         words the error when there is one."""
-        if not _engine.all_finite(X, effective_n_threads(self.n_threads)):
+        data = X.data if sp.issparse(X) else X
+        if data.ndim == 1:
+            data = data.reshape(1, -1)
+        if not _engine.all_finite(data, effective_n_threads(self.n_threads)):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
 
     def _plain_input(self, X, model):
@@ -551,9 +560,12 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 # let scikit-learn name the problem (NaN or infinity)
                 return validate_data(self, X, reset=False, order="C")
             return X
-        return validate_data(
-            self, X, reset=False, dtype=model.network.dtype.type, order="C"
+        X = validate_data(
+            self, X, reset=False, dtype=model.network.dtype.type, order="C",
+            accept_sparse=_SPARSE_FORMATS,
         )
+        # a scipy.sparse X is read as it is, never densified
+        return CSRInput(X, model.network.dtype) if sp.issparse(X) else X
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
@@ -563,7 +575,7 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -6,6 +6,8 @@
 
 from libc.stdint cimport int32_t, uint64_t
 
+from ._kernels cimport fm_rows
+
 ctypedef Py_ssize_t intp
 
 cdef enum:
@@ -74,18 +76,22 @@ cdef struct Training:
 
 
 cdef struct SparseBatch:
-    # A minibatch as its nonzeros, for the first layer: row i's columns and
-    # values at i * n_features of cols and vals, nnz[i] of them; the weight
-    # gradient in `parts` runs of features split[0..parts], each listing
-    # its nonzeros in colptr, rowidx, cvals.
-    int parts
-    const intp *split
+    # A minibatch as its nonzeros, for the first layer: x points to the
+    # gathered copy (start, nnz, cols, vals) or into a CSR matrix's arrays.
+    # The weight gradient's scratch: the features cut into `parts` runs
+    # split[0..parts], each listing its nonzeros in colptr (from
+    # split[p] + p) and in rowidx, cvals (from part_off[p]).
+    fm_rows x
+    intp *start
+    intp *nnz
     int32_t *cols
     void *vals               # the training dtype
-    intp *nnz
+    int parts
+    const intp *split
+    const intp *part_off
     intp *colptr
     int32_t *rowidx
-    void *cvals
+    void *cvals              # the training dtype
 
 
 cdef struct Pass:

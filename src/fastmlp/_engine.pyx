@@ -24,7 +24,7 @@ import numpy as np
 
 from ._aligned import aligned_empty
 from ._common cimport (
-    CHECK_MICROSECONDS, ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N,
+    SparseBatch, CHECK_MICROSECONDS, ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N,
     PROF_STEP, Batch, Layout, Pass, Threads, Training, Workspace, check_signals, intp,
     raise_pending,
 )
@@ -37,7 +37,10 @@ from ._passes cimport (
 )
 from ._passes import check_blas_size, n_dwork
 from ._regularization cimport add_noise
-from ._sparse_input cimport SparseFirstLayer, sparse_gather
+from ._kernels cimport fm_csr
+from ._sparse_input cimport (
+    CSRInput, SparseFirstLayer, gather_csr, gather_dense, view_csr,
+)
 
 PROFILE_PHASES = ("gather", "forward GEMM", "forward elementwise", "loss and delta",
                   "weight-gradient GEMM", "delta GEMM", "backward elementwise",
@@ -71,12 +74,18 @@ cdef class Engine:
     sparse_split : ndarray of intp, optional
         Train the first layer on each minibatch's nonzeros, its weight
         gradient cut into these runs of features (``_network.sparse_split``).
+        Required for scipy.sparse inputs (``_sparse_input.CSRInput``).
+    sparse_max_nnz : int, optional
+        The most nonzeros a batch of a scipy.sparse input holds
+        (``CSRInput.max_batch_nnz``); None for a dense input.
     """
     cdef LayoutArrays arrays
     cdef Threads th
     cdef Workspace ws
     cdef Training tr
     cdef SparseFirstLayer sparse
+    cdef bint csr_buffers        # the sparse buffers are sized for a CSR input
+    cdef object _keep_input      # the dense input whose data a pass reads
     cdef object work, dwork, offsets
     cdef readonly object grad
     cdef readonly object running
@@ -88,7 +97,8 @@ cdef class Engine:
     cdef public object profile
 
     def __cinit__(self, network, intp capacity, int n_threads=1, bint split_gemm=False,
-                  split_parts=None, double alpha=0.0, running=None, sparse_split=None):
+                  split_parts=None, double alpha=0.0, running=None, sparse_split=None,
+                  sparse_max_nnz=None):
         cdef intp[::1] offsets
         cdef double[::1] dwork
         cdef double[::1] run
@@ -143,7 +153,8 @@ cdef class Engine:
             if network.input_noise > 0:
                 raise ValueError("the sparse first layer excludes input noise")
             self.sparse = SparseFirstLayer(sparse_split, network.sizes[0], capacity,
-                                           self.dtype.itemsize)
+                                           self.dtype.itemsize, sparse_max_nnz)
+        self.csr_buffers = sparse_max_nnz is not None
 
     @property
     def sparse_first_layer(self):
@@ -164,14 +175,46 @@ cdef class Engine:
         p.sparse = &self.sparse.batch if self.sparse is not None else NULL
         return p
 
-    def train_epoch(self, const floating[:, ::1] X, const floating[:, ::1] Y,
+    cdef const fm_csr *_input(self, X, const floating **dense) except? NULL:
+        """The training input X: a CSRInput's matrix (returned; the engine
+        must have been built for one), or a dense array's data (into
+        *dense; NULL is returned)."""
+        cdef const floating[:, ::1] Xd
+        cdef CSRInput csr
+        if isinstance(X, CSRInput):
+            csr = X
+            if self.sparse is None or not self.csr_buffers:
+                raise ValueError("a sparse X needs an engine built with sparse_split "
+                                 "and sparse_max_nnz")
+            if csr.data.dtype != self.dtype:
+                raise ValueError("X does not have the engine's dtype")
+            return &csr.csr
+        if self.csr_buffers:
+            raise ValueError("this engine was built for a sparse X")
+        Xd = X
+        self._check_dtype(dense)
+        dense[0] = &Xd[0, 0] if Xd.shape[0] > 0 and Xd.shape[1] > 0 else NULL
+        self._keep_input = X
+        return NULL
+
+    cdef int _check_dtype(self, const floating **unused) except -1:
+        if floating is float:
+            ok = self.dtype == np.float32
+        else:
+            ok = self.dtype == np.float64
+        if not ok:
+            raise ValueError("X does not have the engine's dtype")
+        return 0
+
+    def train_epoch(self, X, const floating[:, ::1] Y,
                     const floating[::1] sample_weight, const intp[::1] order,
                     floating[::1] theta, Optimizer optimizer, const double[::1] rates,
                     long long epoch):
         """One epoch of minibatch training, without the GIL.
 
-        X (n, n_features), Y (n, n_outputs) and sample_weight (n, or empty)
-        in the engine's dtype; order: the sample order (empty: 0..n-1);
+        X (n, n_features; a dense array or a ``CSRInput``), Y (n, n_outputs)
+        and sample_weight (n, or empty) in the engine's dtype; order: the
+        sample order (empty: 0..n-1);
         theta is updated in place by `optimizer` at the rates of each step
         (``rates[b]`` for minibatch b); `epoch` keys the random numbers.
 
@@ -187,6 +230,8 @@ cdef class Engine:
         cdef intp n = X.shape[0], n_in = X.shape[1], n_out = Y.shape[1]
         cdef intp batch_size = self.capacity
         cdef intp start, rows, i, b = 0, failed = -1
+        cdef const floating *X0 = NULL
+        cdef const fm_csr *src = self._input(X, &X0)
         cdef bint shuffled = order.shape[0] > 0
         cdef bint weighted = sample_weight.shape[0] > 0
         cdef const Layout *lay = &self.arrays.lay
@@ -237,15 +282,23 @@ cdef class Engine:
                     start += rows
                     b += 1
                     continue
-                if p.sparse != NULL:
-                    sparse_gather(&self.th, p.sparse, &X[0, 0], n_in,
-                                  &order[start] if shuffled else NULL, start, rows)
-                    batch.x = xb      # not read: the first layer uses p.sparse
+                if src != NULL:
+                    # the first layer reads p.sparse; x is not read
+                    if shuffled:
+                        gather_csr(&self.th, &self.sparse.batch, src, &order[start],
+                                   start, rows, xb)
+                    else:
+                        view_csr(&self.sparse.batch, src, start, rows, xb)
+                    batch.x = xb
+                elif p.sparse != NULL:
+                    gather_dense(&self.th, &self.sparse.batch, X0,
+                                 &order[start] if shuffled else NULL, start, rows)
+                    batch.x = xb
                 elif shuffled:
-                    gather(&self.th, xb, &X[0, 0], &order[start], rows, n_in)
+                    gather(&self.th, xb, X0, &order[start], rows, n_in)
                     batch.x = xb
                 else:
-                    batch.x = &X[start, 0]
+                    batch.x = X0 + start * n_in
                 if shuffled:
                     gather(&self.th, yb, &Y[0, 0], &order[start], rows, n_out)
                     batch.y = yb
@@ -300,34 +353,39 @@ cdef class Engine:
             raise_pending()
         return total, b, failed
 
-    def loss_and_grad(self, const floating[:, ::1] X, const floating[:, ::1] Y,
+    def loss_and_grad(self, X, const floating[:, ::1] Y,
                       const floating[::1] sample_weight, const floating[::1] theta,
                       floating[::1] grad, bint update_stats=False):
         """Full-batch objective and its gradient (into `grad`), without the GIL.
 
         The objective is ``(loss_scale * sum_i sw_i l_i + alpha/2 ||W||^2) /
         sum_i sw_i``, scikit-learn's loss; rows are processed in chunks of
-        the engine's capacity and their gradients summed.  BN uses the
-        statistics of the whole batch (the capacity must hold every row)
-        and with `update_stats` moves the running ones towards them; dropout
-        and input noise are off (they would make the objective random).
+        the engine's capacity and their gradients summed.  X is a dense array
+        (its first layer then dense) or a ``CSRInput`` (read where it is, on
+        the sparse first layer).  BN uses the statistics of the whole batch
+        (the capacity must hold every row) and with `update_stats` moves the
+        running ones towards them; dropout and input noise are off (they would
+        make the objective random).
         """
         cdef intp n = X.shape[0], start, i
+        cdef const floating *X0 = NULL
+        cdef const fm_csr *src = self._input(X, &X0)
         cdef Training tr = self.tr
         cdef Pass p = self._pass(&tr)
         cdef Batch batch
         cdef bint weighted = sample_weight.shape[0] > 0
         cdef double sw_total = <double>n, loss = 0.0, sumsq_w = 0.0
         cdef int signalled = 0
+        cdef intp n_in = self.arrays.lay.sizes[0]
         self._check(X, Y, sample_weight, theta)
         if grad.shape[0] != self.n_params:
             raise ValueError("grad must have the network's length")
         if self.arrays.lay.bn and self.capacity < n:
             raise ValueError("with batch norm the whole batch must fit the workspace")
-        if self.sparse is not None:
-            raise ValueError("full-batch passes use the dense first layer")
         if n == 0:
             raise ValueError("no samples")
+        if src == NULL:
+            p.sparse = NULL     # a dense X: the dense first layer
         tr.dropout = NULL
         tr.input_noise = 0.0
         tr.update_stats = update_stats
@@ -338,10 +396,14 @@ cdef class Engine:
         with nogil:
             start = 0
             while start < n:
-                batch.x = &X[start, 0]
+                batch.rows = min(self.capacity, n - start)
+                if src != NULL:
+                    view_csr(&self.sparse.batch, src, start, batch.rows, &grad[0])
+                    batch.x = NULL      # not read: the first layer uses p.sparse
+                else:
+                    batch.x = X0 + start * n_in
                 batch.y = &Y[start, 0]
                 batch.sw = &sample_weight[start] if weighted else NULL
-                batch.rows = min(self.capacity, n - start)
                 batch.scale = 1.0 / sw_total
                 loss += forward_backward(&p, &batch, &theta[0], &grad[0], self.alpha,
                                          start == 0, &sumsq_w)
@@ -355,8 +417,8 @@ cdef class Engine:
             raise_pending()
         return (self.loss_scale * loss + 0.5 * self.alpha * sumsq_w) / sw_total
 
-    def set_running_statistics(self, const floating[:, ::1] X,
-                               const floating[:, ::1] Y, const floating[::1] theta):
+    def set_running_statistics(self, X, const floating[:, ::1] Y,
+                               const floating[::1] theta):
         """BN's running statistics := the statistics of the whole of X (the
         unbiased variance, as the running variance always is): full-batch
         training's population statistics."""
@@ -422,28 +484,44 @@ cdef class Predictor:
         self.few_n_work = plan_workspace(&self.arrays.lay, GEMV_MAX_ROWS, False,
                                           &offsets[0], &self.few_ws)
 
-    def forward(self, const floating[:, ::1] X, floating[:, ::1] out, bint logits=False,
-                int n_threads=1, int gemm_blocks=1, intp capacity=2048):
-        """Outputs for X into `out` (n, n_outputs), without the GIL: the
-        output activations, or with `logits` the output layer's
-        pre-activations.
+    def forward(self, X, floating[:, ::1] out, bint logits=False, int n_threads=1,
+                int gemm_blocks=1, intp capacity=2048):
+        """Outputs for X (a dense array, or a ``CSRInput`` read where it is)
+        into `out` (n, n_outputs), without the GIL: the output activations,
+        or with `logits` the output layer's pre-activations.
 
         Rows go in blocks of `capacity`.  `n_threads` OpenMP threads share
         the elementwise loops and the GEMMs, each GEMM cut into `gemm_blocks`
         blocks run by BLAS (the caller keeps BLAS on one thread:
-        ``_threads.blas_limit(1)``); blocks of up to FEW_ROWS rows go
+        ``_threads.blas_limit(1)``); blocks of up to FEW_ROWS dense rows go
         through the vector-matrix kernel, without BLAS.  A pending signal
         (Ctrl-C) stops it between two blocks of rows.
         """
         cdef intp n = X.shape[0], n_out = out.shape[1], start, rows, i, j
+        cdef intp n_in = self.arrays.lay.sizes[0]
         cdef const floating *theta = <const floating *>self.theta_data
         cdef intp[::1] offsets = np.empty(2 * self.arrays.lay.n_layers, dtype=np.intp)
+        cdef const floating[:, ::1] Xd
+        cdef const floating *X0 = NULL
+        cdef CSRInput csr = None
+        cdef const fm_csr *src = NULL
+        cdef SparseBatch sb
+        cdef intp[::1] row_start, row_nnz
         cdef Threads th
         cdef Workspace ws
         cdef Pass p
         cdef const floating *res
         cdef int signalled = 0
         self._check_dtype(<floating *>NULL)
+        if isinstance(X, CSRInput):
+            csr = X
+            if csr.data.dtype != self.dtype:
+                raise ValueError("X does not have the network's dtype")
+            src = &csr.csr
+        else:
+            Xd = X
+            if n > 0 and Xd.shape[1] > 0:
+                X0 = &Xd[0, 0]
         self._check(X, out)
         if n == 0:
             return
@@ -462,12 +540,22 @@ cdef class Predictor:
         p.ws = &ws
         p.tr = NULL
         p.sparse = NULL
+        if src != NULL:
+            row_start = np.empty(capacity, dtype=np.intp)
+            row_nnz = np.empty(capacity, dtype=np.intp)
+            sb.start = &row_start[0]
+            sb.nnz = &row_nnz[0]
+            sb.x.n_features = n_in
+            p.sparse = &sb
         res = <const floating *>ws.work + ws.act[self.arrays.lay.n_layers - 1]
         with nogil:
             start = 0
             while start < n:
                 rows = min(capacity, n - start)
-                forward(&p, theta, &X[start, 0], rows, logits)
+                if src != NULL:
+                    view_csr(&sb, src, start, rows, <floating *>NULL)
+                forward(&p, theta, (X0 + start * n_in) if X0 != NULL else NULL, rows,
+                        logits)
                 for i in range(rows):
                     for j in range(n_out):
                         out[start + i, j] = res[i * n_out + j]

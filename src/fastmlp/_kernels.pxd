@@ -39,6 +39,24 @@ cdef extern from "kernels.h" nogil:
         double c1
         double c2
 
+    ctypedef struct fm_rows:
+        const int32_t *cols
+        const void *vals
+        const intp *start
+        const intp *nnz
+        intp rows
+        intp n_features
+
+    ctypedef struct fm_lists:
+        intp *colptr
+        int32_t *rowidx
+        void *cvals
+
+    ctypedef struct fm_csr:
+        const int32_t *indices
+        const void *data
+        const intp *indptr
+
     int fm_solver_n_state(const fm_optim *o)
     int fm_force_portable
     uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
@@ -79,11 +97,13 @@ cdef extern from "kernels.h" nogil:
     void fm_vecmat_f(const float *x, intp m, const float *W, intp ldw, intp n, float *y)
     void fm_vecmat_d(const double *x, intp m, const double *W, intp ldw, intp n, double *y)
     void fm_csr_rows_f(const float *X, intp ldx, const intp *idx, intp start, intp r0, intp r1, int32_t *cols, float *vals, intp *nnz)
+    void fm_csr_matmul_f(const fm_rows *x, const float *W, intp ldw, intp c0, intp c1, float *Z, intp ldz)
+    void fm_csr_matmul_d(const fm_rows *x, const double *W, intp ldw, intp c0, intp c1, double *Z, intp ldz)
+    void fm_csc_wgrad_f(const fm_rows *x, intp k0, intp k1, const float *D, intp n_out, float *dW, int accumulate, const fm_lists *s)
+    void fm_csc_wgrad_d(const fm_rows *x, intp k0, intp k1, const double *D, intp n_out, double *dW, int accumulate, const fm_lists *s)
+    void fm_csr_gather_f(const fm_csr *src, const intp *idx, intp first, intp r0, intp r1, int32_t *cols, float *vals, const intp *start)
+    void fm_csr_gather_d(const fm_csr *src, const intp *idx, intp first, intp r0, intp r1, int32_t *cols, double *vals, const intp *start)
     void fm_csr_rows_d(const double *X, intp ldx, const intp *idx, intp start, intp r0, intp r1, int32_t *cols, double *vals, intp *nnz)
-    void fm_csr_matmul_f(const int32_t *cols, const float *vals, const intp *nnz, intp stride, intp rows, const float *W, intp ldw, intp c0, intp c1, float *Z, intp ldz)
-    void fm_csr_matmul_d(const int32_t *cols, const double *vals, const intp *nnz, intp stride, intp rows, const double *W, intp ldw, intp c0, intp c1, double *Z, intp ldz)
-    void fm_csc_wgrad_f(const int32_t *cols, const float *vals, const intp *nnz, intp stride, intp rows, intp k0, intp k1, const float *D, intp n_out, float *dW, int accumulate, intp *colptr, int32_t *rowidx, float *cvals)
-    void fm_csc_wgrad_d(const int32_t *cols, const double *vals, const intp *nnz, intp stride, intp rows, intp k0, intp k1, const double *D, intp n_out, double *dW, int accumulate, intp *colptr, int32_t *rowidx, double *cvals)
 
 cdef inline void k_bias_act(floating *z, const floating *b, floating *u, intp rows, intp cols, int act, double param) noexcept nogil:
     if floating is float:
@@ -199,14 +219,20 @@ cdef inline void k_csr_rows(const floating *X, intp ldx, const intp *idx, intp s
     else:
         fm_csr_rows_d(X, ldx, idx, start, r0, r1, cols, vals, nnz)
 
-cdef inline void k_csr_matmul(const int32_t *cols, const floating *vals, const intp *nnz, intp stride, intp rows, const floating *W, intp ldw, intp c0, intp c1, floating *Z, intp ldz) noexcept nogil:
+cdef inline void k_csr_matmul(const fm_rows *x, const floating *W, intp ldw, intp c0, intp c1, floating *Z, intp ldz) noexcept nogil:
     if floating is float:
-        fm_csr_matmul_f(cols, vals, nnz, stride, rows, W, ldw, c0, c1, Z, ldz)
+        fm_csr_matmul_f(x, W, ldw, c0, c1, Z, ldz)
     else:
-        fm_csr_matmul_d(cols, vals, nnz, stride, rows, W, ldw, c0, c1, Z, ldz)
+        fm_csr_matmul_d(x, W, ldw, c0, c1, Z, ldz)
 
-cdef inline void k_csc_wgrad(const int32_t *cols, const floating *vals, const intp *nnz, intp stride, intp rows, intp k0, intp k1, const floating *D, intp n_out, floating *dW, int accumulate, intp *colptr, int32_t *rowidx, floating *cvals) noexcept nogil:
+cdef inline void k_csc_wgrad(const fm_rows *x, intp k0, intp k1, const floating *D, intp n_out, floating *dW, int accumulate, const fm_lists *s) noexcept nogil:
     if floating is float:
-        fm_csc_wgrad_f(cols, vals, nnz, stride, rows, k0, k1, D, n_out, dW, accumulate, colptr, rowidx, cvals)
+        fm_csc_wgrad_f(x, k0, k1, D, n_out, dW, accumulate, s)
     else:
-        fm_csc_wgrad_d(cols, vals, nnz, stride, rows, k0, k1, D, n_out, dW, accumulate, colptr, rowidx, cvals)
+        fm_csc_wgrad_d(x, k0, k1, D, n_out, dW, accumulate, s)
+
+cdef inline void k_csr_gather(const fm_csr *src, const intp *idx, intp first, intp r0, intp r1, int32_t *cols, floating *vals, const intp *start) noexcept nogil:
+    if floating is float:
+        fm_csr_gather_f(src, idx, first, r0, r1, cols, vals, start)
+    else:
+        fm_csr_gather_d(src, idx, first, r0, r1, cols, vals, start)

@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._base import BaseMLP, check_fitted
+from ._base import _SPARSE_FORMATS, BaseMLP, check_fitted
 
 
 def _one_hot(binarizer, y, dtype):
@@ -446,7 +446,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(
             self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset,
-            ensure_all_finite=False,
+            ensure_all_finite=False, accept_sparse=_SPARSE_FORMATS,
         )
         self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -900,6 +900,7 @@ n_layers_, n_outputs_
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
             order="C", reset=reset, ensure_all_finite=False,
+            accept_sparse=_SPARSE_FORMATS,
         )
         self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:

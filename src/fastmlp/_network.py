@@ -12,6 +12,7 @@ slot holds BN's shift beta, which replaces the bias.  ``coefs_[l]`` and
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._aligned import aligned_empty, aligned_zeros
 from ._components import ACTIVATIONS, OUTPUTS, WEIGHT_INITS
@@ -210,11 +211,11 @@ def sparse_split(X, n_parts, input_noise=0.0):
     """Parts of the features for the engine's sparse first layer (the
     Engine's ``sparse_split``), or None for the dense one.
 
-    The first layer works on each minibatch's nonzeros when at most
-    ``sparse_max_density`` (``config_context``) of the inputs are nonzero,
-    estimated on up to 1,024 evenly spaced rows (MNIST: 19 %): its forward
-    product and weight gradient then read only the rows of W and of the
-    delta that the nonzeros select.  The weight gradient is cut into
+    A scipy.sparse X always takes the sparse first layer.  A dense X takes it
+    when at most ``sparse_max_density`` (``config_context``) of its inputs
+    are nonzero, estimated on up to 1,024 evenly spaced rows (MNIST: 19 %):
+    its forward product and weight gradient then read only the rows of W and
+    of the delta that the nonzeros select.  The weight gradient is cut into
     `n_parts` runs of features holding equal numbers of the sample's
     nonzeros, one per thread.  Input noise makes the inputs dense: never
     with it.
@@ -222,14 +223,24 @@ def sparse_split(X, n_parts, input_noise=0.0):
     config = get_config()
     mode = config["sparse_first_layer"]
     n, n_in = X.shape
-    if mode == "never" or input_noise > 0 or n == 0 or n_in == 0:
+    sparse_input = sp.issparse(X)
+    if not sparse_input and (mode == "never" or input_noise > 0):
         return None
     if n_in > _INT_MAX:
+        if sparse_input:
+            raise ValueError(f"X has {n_in} features; the sparse kernels take "
+                             f"at most {_INT_MAX}")
         return None  # the kernels' feature indices are 32-bit
     sample = X[:: max(1, n // _DENSITY_ROWS)]
-    counts = np.add.reduce(sample != 0, axis=0, dtype=np.intp)  # 5x count_nonzero
+    if sparse_input:
+        counts = np.bincount(sample.tocsr().indices, minlength=n_in).astype(np.intp)
+    else:
+        if n == 0 or n_in == 0:
+            return None
+        counts = np.add.reduce(sample != 0, axis=0, dtype=np.intp)  # 5x count_nonzero
     total = counts.sum()
-    if mode != "always" and total > config["sparse_max_density"] * sample.size:
+    if (not sparse_input and mode != "always"
+            and total > config["sparse_max_density"] * sample.size):
         return None
     n_parts = max(1, min(int(n_parts), n_in))
     cum = np.cumsum(counts)

@@ -164,12 +164,13 @@ cdef void forward(const Pass *p, const floating *theta, const floating *x, intp 
         n_out = lay.sizes[l + 1]
         z = work + p.ws.act[l]
         mark(p.tr, PROF_FWD_ELEM)
-        if rows <= GEMV_MAX_ROWS and not train:
+        if l == 0 and p.sparse != NULL:
+            # the batch's nonzeros (x is not read)
+            sparse_matmul(p.th, p.sparse, theta + lay.w_off[0], n_out, z)
+        elif rows <= GEMV_MAX_ROWS and not train:
             for i in range(rows):
                 vecmat(p.th, a_in + i * n_in, n_in, theta + lay.w_off[l], n_out,
                        z + i * n_out)
-        elif l == 0 and p.sparse != NULL:
-            sparse_matmul(p.th, p.sparse, n_in, rows, theta + lay.w_off[0], n_out, z)
         else:
             matmul(p.th, c'N', c'N', rows, n_out, n_in, a_in, theta + lay.w_off[l],
                    <floating>0.0, z)
@@ -239,8 +240,7 @@ cdef double forward_backward(const Pass *p, const Batch *b, const floating *thet
         mark(p.tr, PROF_BWD_ELEM)
         # dW = A_prev^T @ delta
         if l == 0 and p.sparse != NULL:
-            sparse_wgrad(p.th, p.sparse, n_in, ws.capacity, rows, D, n_out,
-                         grad + lay.w_off[0], beta != 0)
+            sparse_wgrad(p.th, p.sparse, D, n_out, grad + lay.w_off[0], beta != 0)
         else:
             matmul(p.th, c'T', c'N', n_in, n_out, rows, a_in, D, beta,
                    grad + lay.w_off[l])

@@ -17,6 +17,7 @@ from ._blas cimport gemm_rm
 from ._common cimport Threads, intp
 from ._kernels cimport (
     FM_N_ACTIVATIONS, fm_activation_needs_input, fm_batch_key, fm_force_portable,
+    fm_lists, fm_rows,
     k_act_backward,
     k_add_noise, k_bias_act, k_bn_backward,
     k_bn_stats, k_colsum, k_csc_wgrad, k_csr_matmul, k_csr_rows, k_dropout,
@@ -205,21 +206,30 @@ def sparse_products(const floating[:, ::1] X, const floating[:, ::1] W,
     cols = np.empty(max(1, rows * n_in), dtype=np.int32)
     vals = np.empty(max(1, rows * n_in), dtype=Z.dtype)
     nnz = np.empty(max(1, rows), dtype=np.intp)
+    starts = np.arange(max(1, rows), dtype=np.intp) * n_in
     colptr = np.empty(n_in + s.shape[0], dtype=np.intp)
     rowidx = np.empty(max(1, rows * n_in), dtype=np.int32)
     cvals = np.empty(max(1, rows * n_in), dtype=Z.dtype)
     cdef int32_t[::1] c = cols, ri = rowidx
     cdef floating[::1] v = vals, cv = cvals
-    cdef intp[::1] nz = nnz, cp = colptr
+    cdef intp[::1] nz = nnz, cp = colptr, st = starts
+    cdef fm_rows x
+    cdef fm_lists lists
     if rows == 0 or n_in == 0 or n_out == 0:
         return Z, dW
     k_csr_rows(&X[0, 0], n_in, NULL, 0, 0, rows, &c[0], &v[0], &nz[0])
-    k_csr_matmul(&c[0], &v[0], &nz[0], n_in, rows, &W[0, 0], n_out, 0, n_out,
-                 &z[0, 0], n_out)
+    x.cols = &c[0]
+    x.vals = &v[0]
+    x.start = &st[0]
+    x.nnz = &nz[0]
+    x.rows = rows
+    x.n_features = n_in
+    k_csr_matmul(&x, &W[0, 0], n_out, 0, n_out, &z[0, 0], n_out)
     for p in range(s.shape[0] - 1):
-        k_csc_wgrad(&c[0], &v[0], &nz[0], n_in, rows, s[p], s[p + 1], &D[0, 0], n_out,
-                    &dw[0, 0], 0, &cp[0] + s[p] + p, &ri[0] + s[p] * rows,
-                    &cv[0] + s[p] * rows)
+        lists.colptr = &cp[0] + s[p] + p
+        lists.rowidx = &ri[0] + s[p] * rows
+        lists.cvals = &cv[0] + s[p] * rows
+        k_csc_wgrad(&x, s[p], s[p + 1], &D[0, 0], n_out, &dw[0, 0], 0, &lists)
     return Z, dW
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -37,6 +38,7 @@ from ._engine import Engine
 from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
+from ._sparse_input import CSRInput
 from ._threads import gemm_blocks
 from .exceptions import DivergenceError
 
@@ -124,13 +126,35 @@ def _early_stopping_split(est, X, Y, sample_weight):
             "The validation set is too small. Increase "
             "'validation_fraction' or the size of your dataset."
         )
-    return (np.ascontiguousarray(X), np.ascontiguousarray(Y), sw,
-            (X_val, est._decode(Y_val), sw_val))
+    if not sp.issparse(X):
+        X = np.ascontiguousarray(X)
+    return (X, np.ascontiguousarray(Y), sw, (X_val, est._decode(Y_val), sw_val))
 
 
 def _probe_rows(X):
-    """Up to _PROBE_ROWS evenly spaced rows of X, C-contiguous."""
-    return np.ascontiguousarray(X[:: max(1, X.shape[0] // _PROBE_ROWS)][:_PROBE_ROWS])
+    """Up to _PROBE_ROWS evenly spaced rows of X (C-contiguous, or the engine's
+    view of a sparse matrix)."""
+    rows = X[:: max(1, X.shape[0] // _PROBE_ROWS)][:_PROBE_ROWS]
+    if sp.issparse(rows):
+        return CSRInput(rows, rows.dtype)
+    return np.ascontiguousarray(rows)
+
+
+def _engine_input(X, net, capacity, plan, input_noise):
+    """(X as the engine reads it, its Engine keywords for the first layer):
+    a scipy.sparse X becomes a CSRInput, trained on the sparse first layer
+    with room for a batch's nonzeros; a dense X takes that layer when its
+    inputs are mostly zeros (``_network.sparse_split``)."""
+    if not sp.issparse(X):
+        return X, dict(sparse_split=sparse_split(X, plan.engine_threads, input_noise))
+    if input_noise > 0:
+        raise ValueError(
+            "input_noise makes the inputs dense; it is not supported with a "
+            "scipy.sparse X (densify X, or set input_noise=0)."
+        )
+    csr = CSRInput(X, net.dtype)
+    return csr, dict(sparse_split=sparse_split(X, plan.engine_threads),
+                     sparse_max_nnz=csr.max_batch_nnz(capacity))
 
 
 def _predicts_finite(model, probe, plan):
@@ -138,7 +162,7 @@ def _predicts_finite(model, probe, plan):
     (with the running statistics, as predict makes them) are finite."""
     if not np.isfinite(model.theta).all():
         return False
-    out = np.empty((probe.shape[0], model.network.sizes[-1]), dtype=probe.dtype)
+    out = np.empty((probe.shape[0], model.network.sizes[-1]), dtype=model.theta.dtype)
     model.predictor.forward(probe, out, False, plan.engine_threads, plan.gemm_blocks)
     return bool(np.isfinite(out).all())
 
@@ -213,14 +237,15 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
     sample_idx = np.arange(n_samples, dtype=np.intp)
     no_order = np.empty(0, dtype=np.intp)
     sw = _weights(sample_weight, net.dtype)
+    probe = _probe_rows(X)
+    X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
         split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
-        sparse_split=sparse_split(X, plan.engine_threads, est.input_noise),
+        **first_layer,
     )
     theta = model.theta
     start = _EpochStart(model, optimizer)
-    probe = _probe_rows(X)
 
     est.n_iter_ = 0
     for _ in range(est.max_iter):
@@ -361,9 +386,13 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     net = model.network
     # BN: the statistics of the whole batch, so the workspace holds it all
     capacity = X.shape[0] if net.batch_norm else max(1, min(X.shape[0], 4096))
+    probe = _probe_rows(X)
+    X, first_layer = _engine_input(X, net, capacity, plan, 0.0)
+    if not isinstance(X, CSRInput):
+        first_layer = {}    # full-batch passes take the dense first layer
     engine = Engine(net, capacity, plan.engine_threads, plan.split_gemm,
                     split_parts=plan.gemm_blocks, alpha=est.alpha,
-                    running=model.running)
+                    running=model.running, **first_layer)
     sw = _weights(sample_weight, net.dtype)
     theta = np.empty(net.n_params, dtype=net.dtype)
     grad = np.empty(net.n_params, dtype=net.dtype)
@@ -399,5 +428,5 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
         # Full-batch training: the running statistics are the statistics of
         # the whole training set.
         engine.set_running_statistics(X, Y, model.theta)
-    if not _predicts_finite(model, _probe_rows(X), plan):
+    if not _predicts_finite(model, probe, plan):
         raise _diverged(message, False)
