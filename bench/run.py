@@ -258,6 +258,10 @@ def main(argv=None):
     parser.add_argument("--sparse", choices=("auto", "always", "never"), default="auto",
                         help="fastmlp's sparse first layer: by the inputs' density "
                              "(auto, the default, as for users), or forced on or off")
+    parser.add_argument("--text", type=int, default=100_000,
+                        help="the TF-IDF row: N documents over N words, ~100 per "
+                             "document, as scipy.sparse CSR (bench/sparse_text.py); "
+                             "0 skips it")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     with fastmlp.config_context(sparse_first_layer=args.sparse):
@@ -331,6 +335,24 @@ def benchmark(args):
                    threads=args.threads)
         rows.append(row)
         print(f"{row['config']:>22}: " + ", ".join(
+            f"{k} {v:.3f} s" for k, v in best.items()), flush=True)
+
+    if args.text:
+        # sparse input: the same CSR for both (PyTorch's sparse training is
+        # another program, not compared here)
+        from sparse_text import tfidf_like
+
+        Xs, ys = tfidf_like(args.text, args.text, 100)
+        times = {"fastmlp": [], "scikit-learn": []}
+        for _ in range(1 if args.quick else max(1, args.repeats - 1)):
+            for name, fn in (("fastmlp", run_fastmlp), ("scikit-learn", run_sklearn)):
+                time.sleep(IDLE)
+                times[name].append(fn(Xs, ys, (256,), 128, args.threads)[0])
+        best = {k: min(v) for k, v in times.items()}
+        rows.append(dict(config=f"TF-IDF CSR {args.text}x{args.text} (256,)/128",
+                         n_samples=Xs.shape[0], best=best, gflops=float("nan"),
+                         peak_fraction=float("nan"), threads=args.threads))
+        print(f"{rows[-1]['config']:>22}: " + ", ".join(
             f"{k} {v:.3f} s" for k, v in best.items()), flush=True)
 
     # prediction, on the (100,) and (256, 128) models
