@@ -198,6 +198,7 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         "dtype": [StrOptions(set(_DTYPES)), type],
         "weight_init": [StrOptions(set(WEIGHT_INITS))],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        "scoring": [None, str, callable],
     }
 
     @abstractmethod
@@ -208,7 +209,7 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         early_stopping, validation_fraction, beta_1, beta_2, epsilon,
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
-        dropout, input_noise,
+        dropout, input_noise, scoring,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -245,6 +246,7 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.bn_eps = bn_eps
         self.dropout = dropout
         self.input_noise = input_noise
+        self.scoring = scoring
 
     # Subclass hooks -----------------------------------------------------------
 
@@ -263,6 +265,20 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _score(self, X, y, sample_weight=None):
         """Score without input validation (for early stopping)."""
+
+    @abstractmethod
+    def _encode_validation(self, y_val, dtype):
+        """The target matrix of user-supplied validation targets (checked
+        against the fitted ones: classes, outputs)."""
+
+    def _class_weights(self, Y, incremental):
+        """Per-sample weights from class_weight (classifiers), or None."""
+        return None
+
+    def _validation_weights(self, y_val, sample_weight_val):
+        """A user's validation sample weights, with class weights where the
+        estimator has them."""
+        return sample_weight_val
 
     # The fitted state --------------------------------------------------------
 
@@ -377,11 +393,11 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 )
         return [int(s) for s in sizes]
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, validation=None):
         with self._rollback_on_error():
-            return self._fit_unguarded(X, y, sample_weight, incremental)
+            return self._fit_unguarded(X, y, sample_weight, incremental, validation)
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, validation):
         # imported here: _training imports this module
         from ._training import fit_lbfgs, fit_stochastic, thread_plan
 
@@ -406,10 +422,18 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         # Everything that can reject the input runs before any state changes,
         # so that a fitted model survives a failed call untouched.
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        class_weights = self._class_weights(Y, incremental)
+        if class_weights is not None:
+            # multiplied into sample_weight in float64, before its conversion
+            sample_weight = class_weights * (
+                1.0 if sample_weight is None
+                else np.asarray(sample_weight, dtype=np.float64))
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=dtype, ensure_non_negative=True
             )
+        if validation is not None:
+            validation = self._validation_data(*validation, dtype=dtype)
         layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
         out_activation, loss = self._output_layer(Y)
         dropout = self._dropout_rates(len(hidden))
@@ -455,10 +479,44 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
         plan = thread_plan(effective_n_threads(self.n_threads))
         with blas_limit(plan.blas_threads):
             if SOLVERS[self.solver].stochastic:
-                fit_stochastic(self, X, Y, sample_weight, incremental, plan)
+                fit_stochastic(self, X, Y, sample_weight, incremental, plan, validation)
             else:
                 fit_lbfgs(self, X, Y, sample_weight, plan)
         return self
+
+    def _validation_data(self, X_val, y_val, sample_weight_val, dtype):
+        """A user's validation set, checked as the training data, or None:
+        (X_val, y_val as given, its target matrix, its sample weights)."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val.")
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping is False; "
+                "they are the validation set of early stopping (set "
+                "early_stopping=True)."
+            )
+        if not SOLVERS[self.solver].stochastic:
+            raise ValueError("X_val and y_val need a stochastic solver; "
+                             f"solver={self.solver!r} has no epochs to monitor.")
+        X_val = validate_data(self, X_val, reset=False, dtype=dtype, order="C",
+                              accept_sparse=_SPARSE_FORMATS, ensure_all_finite=False)
+        self._check_finite(X_val)
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        if y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
+                             f"{y_val.shape[0]}.")
+        Y_val = self._encode_validation(y_val, dtype)
+        sample_weight_val = self._validation_weights(y_val, sample_weight_val)
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(
+                sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True)
+        return X_val, y_val, Y_val, sample_weight_val
 
     def _initialize(self, Y, layer_sizes, out_activation):
         self.n_iter_ = 0
@@ -473,11 +531,13 @@ class BaseMLP(BaseEstimator, metaclass=ABCMeta):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _check_solver(self):

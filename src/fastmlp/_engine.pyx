@@ -24,14 +24,14 @@ import numpy as np
 
 from ._aligned import aligned_empty
 from ._common cimport (
-    SparseBatch, CHECK_MICROSECONDS, ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N,
-    PROF_STEP, Batch, Layout, Pass, Threads, Training, Workspace, check_signals, intp,
-    raise_pending,
+    CHECK_MICROSECONDS, ELEM_BLOCK, GEMV_MAX_ROWS, PARALLEL_MIN, PROF_GATHER, PROF_N,
+    PROF_STEP, ROW_BLOCK, Batch, Layout, Pass, SparseBatch, Threads, Training,
+    Workspace, check_signals, intp, raise_pending,
 )
 from ._kernels cimport k_nonfinite
 from ._openmp_helpers cimport omp_get_num_procs, omp_get_wtime
 from ._optim cimport Optimizer, optimizer_step
-from ._parallel cimport gather, sumsq
+from ._parallel cimport gather, loss_delta, sumsq
 from ._passes cimport (
     LayoutArrays, forward, forward_backward, mark, plan_dwork, plan_workspace,
 )
@@ -465,6 +465,7 @@ cdef class Predictor:
     cdef Workspace few_ws
     cdef intp few_n_work
     cdef const void *theta_data   # theta's data (kept alive by self.theta)
+    cdef double loss_scale
     cdef bint is_float
 
     def __cinit__(self, network, theta, running):
@@ -478,6 +479,7 @@ cdef class Predictor:
         self.theta_data = <const void *><size_t>theta.ctypes.data
         self.is_float = self.dtype == np.float32
         self.running = np.asarray(running, dtype=np.float64)
+        self.loss_scale = network.loss_scale
         self.arrays = LayoutArrays(network, self.running)
         self.few_offsets = offsets = np.empty(2 * self.arrays.lay.n_layers,
                                               dtype=np.intp)
@@ -567,6 +569,36 @@ cdef class Predictor:
                         break
         if signalled:
             raise_pending()
+
+    def loss(self, X, const floating[:, ::1] Y, const floating[::1] sample_weight,
+             int n_threads=1, int gemm_blocks=1):
+        """The data loss of the predictions of X (dense or ``CSRInput``):
+        ``loss_scale * sum_i sw_i l_i / sum_i sw_i``, the output layer's
+        negative log-likelihood computed from the logits, as training's loss
+        without the penalty (BN with the running statistics, no dropout).
+        sample_weight may be empty (all ones)."""
+        cdef intp n = X.shape[0], n_out = self.arrays.lay.sizes[self.arrays.lay.n_layers]
+        cdef Threads th
+        cdef double total, sw_sum
+        cdef floating[:, ::1] z
+        cdef double[::1] partial
+        if Y.shape[0] != n or Y.shape[1] != n_out:
+            raise ValueError("Y does not match X and the network")
+        if sample_weight.shape[0] not in (0, n):
+            raise ValueError("sample_weight must have one weight per row")
+        if n == 0:
+            raise ValueError("no samples")
+        z = np.empty((n, n_out), dtype=self.dtype)
+        self.forward(X, z, True, n_threads, gemm_blocks)
+        partial = np.empty((n + ROW_BLOCK - 1) // ROW_BLOCK)
+        th.n = max(1, n_threads)
+        sw_sum = <double>n if sample_weight.shape[0] == 0 else np.sum(sample_weight,
+                                                                     dtype=np.float64)
+        with nogil:
+            total = loss_delta(&th, &z[0, 0], &Y[0, 0],
+                               &sample_weight[0] if sample_weight.shape[0] else NULL,
+                               n, n_out, self.arrays.lay.out, 1.0, &partial[0])
+        return self.loss_scale * total / sw_sum
 
     def forward_few(self, const floating[:, ::1] X, floating[:, ::1] out,
                     int vec_threads, bint logits):

@@ -12,6 +12,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import assert_all_finite
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
@@ -262,6 +263,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         same model whatever the number of threads, and masks differ between
         minibatches and epochs.
 
+    class_weight : dict, list of dict or 'balanced', default=None
+        Weights of the classes, as in :class:`~sklearn.linear_model.SGDClassifier`:
+        a dict ``{label: weight}``, ``'balanced'`` (n_samples / (n_classes *
+        np.bincount(y))), or for multilabel targets a list of dicts, one per
+        label column (``{0: w0, 1: w1}``), as
+        :class:`~sklearn.ensemble.RandomForestClassifier`. They multiply
+        ``sample_weight`` (scikit-learn's ``compute_sample_weight``) for every
+        solver, in ``partial_fit`` (a dict: ``'balanced'`` cannot be computed
+        from a minibatch) and in early stopping's validation score.
+
+    scoring : str, callable or None, default=None
+        The validation score of early stopping: None is the accuracy
+        (scikit-learn's); ``'loss'`` is minus the validation loss (the
+        log-loss of the validation set, ``validation_loss_curve_``); any
+        scorer name (``'roc_auc'``, ``'f1_macro'``, ...) or callable
+        ``scorer(estimator, X, y)``, as
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -289,10 +308,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         hidden layers, used by ``predict``.
 
     validation_scores_ : list of float or None
-        Validation accuracy of each epoch with early stopping, else None.
+        Validation score of each epoch with early stopping (``scoring``;
+        the accuracy by default), else None.
+
+    validation_loss_curve_ : list of float or None
+        With early stopping, the data loss of the validation set after each
+        epoch (what ``loss_curve_`` tracks on the training data, without the
+        L2 penalty), else None.
 
     best_validation_score_ : float or None
-        Best validation accuracy with early stopping, else None.
+        Best validation score with early stopping, else None.
 
     t_ : int
         Number of training samples seen.
@@ -367,6 +392,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -404,6 +434,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         bn_eps=1e-5,
         dropout=0.0,
         input_noise=0.0,
+        class_weight=None,
+        scoring=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -441,7 +473,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            scoring=scoring,
         )
+        self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(
@@ -473,6 +507,59 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.classes_ = binarizer.classes_
         return X, Y
 
+    def _encode_validation(self, y_val, dtype):
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            y_val = np.asarray(y_val)
+            if y_val.ndim != 2 or y_val.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y_val must be a label indicator matrix of {len(self.classes_)} "
+                    f"columns, as y; got shape {y_val.shape}."
+                )
+        else:
+            unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y_val has classes {unseen.tolist()} not in y's "
+                                 f"classes {self.classes_.tolist()}.")
+        return _one_hot(self._label_binarizer, y_val, dtype)
+
+    def _class_weights(self, Y, incremental):
+        """scikit-learn's class_weight, as SGDClassifier's: per-sample
+        weights from the labels (a list of dicts for multilabel targets, one
+        per label column, multiplied).  Also keeps the weight of each class
+        (``_class_weight_map``), which a user's validation set takes."""
+        self.__dict__.pop("_class_weight_map", None)
+        if self.class_weight is None:
+            return None
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: a "
+                "minibatch does not show the classes' frequencies. Pass "
+                "compute_class_weight('balanced', classes=classes, y=y) on a "
+                "large enough sample of the targets as a dict instead."
+            )
+        y = self._decode(Y)
+        weights = compute_sample_weight(self.class_weight, y)
+        if isinstance(self.class_weight, str):
+            # 'balanced' as the training labels make it, per label column
+            columns = y.T if y.ndim == 2 else [y]
+            self._class_weight_map = [
+                dict(zip(c, compute_class_weight("balanced", classes=c, y=col)))
+                for c, col in ((np.unique(col), col) for col in columns)
+            ]
+            if y.ndim == 1:
+                self._class_weight_map = self._class_weight_map[0]
+        else:
+            self._class_weight_map = self.class_weight
+        return weights
+
+    def _validation_weights(self, y_val, sample_weight_val):
+        """A user's validation sample weights times the training's class
+        weights (as the split of validation_fraction carries them)."""
+        if getattr(self, "_class_weight_map", None) is None:
+            return sample_weight_val
+        weights = compute_sample_weight(self._class_weight_map, y_val)
+        return weights if sample_weight_val is None else weights * sample_weight_val
+
     def _output_layer(self, Y):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax", "log_loss"
@@ -482,27 +569,44 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._label_binarizer.inverse_transform(Y)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The input data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. A scipy.sparse matrix or array is converted once
+            to CSR and never densified.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels, or a label-indicator matrix for
             multilabel classification).
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
+            Non-negative sample weights (multiplied by ``class_weight``'s).
+
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            A validation set for early stopping (``early_stopping=True``),
+            in place of the ``validation_fraction`` split. In a
+            :class:`~sklearn.pipeline.Pipeline`, ``X_val`` can be transformed
+            as ``X`` with ``Pipeline(..., transform_input=["X_val"])`` and
+            metadata routing.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            The validation targets, with ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Sample weights of the validation set.
 
         Returns
         -------
         self : object
             The fitted model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation=(X_val, y_val, sample_weight_val))
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -753,6 +857,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         the delta is (out(z) - y) * out'(z). ``loss='poisson'`` always uses
         the exponential.
 
+    scoring : str, callable or None, default=None
+        The validation score of early stopping: None is the R^2
+        (scikit-learn's), ``'loss'`` minus the validation loss, or a scorer
+        name or callable; see :class:`MLPClassifier`.
+
     Attributes
     ----------
     loss_ : float
@@ -760,7 +869,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         and outputs, as scikit-learn, while the gradient follows the sum
         over outputs.
 
-    best_loss_, loss_curve_, validation_scores_, best_validation_score_, \
+    best_loss_, loss_curve_, validation_scores_, validation_loss_curve_, \
+    best_validation_score_, \
 t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, \
 n_layers_, n_outputs_
         As in :class:`MLPClassifier` (validation scores are R^2).
@@ -842,6 +952,7 @@ n_layers_, n_outputs_
         dropout=0.0,
         input_noise=0.0,
         out_activation=None,
+        scoring=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -879,6 +990,7 @@ n_layers_, n_outputs_
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            scoring=scoring,
         )
         self.out_activation = out_activation
 
@@ -905,24 +1017,36 @@ n_layers_, n_outputs_
         self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        return X, self._targets(y, dtype, "y")
+
+    def _targets(self, y, dtype, name):
+        """The target matrix of the regression targets y, checked: finite,
+        in the output layer's range."""
+        out = self._out_activation()
         # y is validated in float64; a value beyond float32's range only
         # becomes infinite here, and is reported as such just below.
         with np.errstate(over="ignore"):
             Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
-        assert_all_finite(Y, input_name="y")
+        assert_all_finite(Y, input_name=name)
+        if hasattr(self, "n_outputs_") and name == "y_val" and Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y_val has {Y.shape[1]} outputs; y has {self.n_outputs_}.")
         if out == "exp" and np.any(Y < 0):
-            raise ValueError("loss='poisson' requires y >= 0; y has negative values.")
+            raise ValueError(f"loss='poisson' requires {name} >= 0; {name} has "
+                             "negative values.")
         if out == "logistic" and (np.any(Y < 0) or np.any(Y > 1)):
             raise ValueError(
-                "out_activation='sigmoid' requires targets in [0, 1]; y has "
+                f"out_activation='sigmoid' requires targets in [0, 1]; {name} has "
                 f"values in [{Y.min()}, {Y.max()}]."
             )
         if out == "softplus" and np.any(Y < 0):
             raise ValueError(
-                "out_activation='softplus' requires targets >= 0; y has "
+                f"out_activation='softplus' requires targets >= 0; {name} has "
                 f"minimum {Y.min()}."
             )
-        return X, Y
+        return Y
+
+    def _encode_validation(self, y_val, dtype):
+        return self._targets(np.asarray(y_val, dtype=np.float64), dtype, "y_val")
 
     def _output_layer(self, Y):
         out = self._out_activation()
@@ -932,13 +1056,15 @@ n_layers_, n_outputs_
         return Y.ravel() if Y.shape[1] == 1 else Y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The input data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. A scipy.sparse matrix or array is converted once
+            to CSR and never densified.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
@@ -946,12 +1072,25 @@ n_layers_, n_outputs_
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
 
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            A validation set for early stopping (``early_stopping=True``),
+            in place of the ``validation_fraction`` split; see
+            :meth:`MLPClassifier.fit`.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            The validation targets, with ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Sample weights of the validation set.
+
         Returns
         -------
         self : object
             The fitted model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation=(X_val, y_val, sample_weight_val))
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

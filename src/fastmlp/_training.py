@@ -27,6 +27,7 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 from sklearn.utils import shuffle
 from sklearn.utils.fixes import parse_version, sp_version
@@ -39,7 +40,7 @@ from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
 from ._sparse_input import CSRInput
-from ._threads import gemm_blocks
+from ._threads import blas_limit, gemm_blocks
 from .exceptions import DivergenceError
 
 # Rows of the training data whose predictions are checked after each epoch:
@@ -106,7 +107,8 @@ def _schedule_name(est):
 def _early_stopping_split(est, X, Y, sample_weight):
     """Hold out validation_fraction of the data, as scikit-learn: only
     single-output targets are stratified, on the user's labels (so that an
-    error names them)."""
+    error names them).  Returns the training part and the validation set
+    (X_val, y_val, Y_val, sample_weight_val)."""
     stratify = (est._decode(Y) if is_classifier(est) and est.n_outputs_ == 1
                 else None)
     arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
@@ -128,7 +130,31 @@ def _early_stopping_split(est, X, Y, sample_weight):
         )
     if not sp.issparse(X):
         X = np.ascontiguousarray(X)
-    return (X, np.ascontiguousarray(Y), sw, (X_val, est._decode(Y_val), sw_val))
+    return (X, np.ascontiguousarray(Y), sw,
+            (X_val, est._decode(Y_val), np.ascontiguousarray(Y_val), sw_val))
+
+
+def _validation_score(est, validation, plan):
+    """(score, loss) of the model on the validation set: the score as
+    ``scoring`` says (None: accuracy or R^2, scikit-learn's; "loss": minus
+    the validation loss; a scorer's name or a callable), the data loss as
+    training's loss without the penalty."""
+    X_val, y_val, Y_val, sw_val = validation
+    model = est._model
+    sw = _weights(sw_val, model.network.dtype)
+    X_engine = CSRInput(X_val, model.network.dtype) if sp.issparse(X_val) else X_val
+    with blas_limit(1):
+        loss = model.predictor.loss(X_engine, Y_val, sw, plan.engine_threads,
+                                    plan.gemm_blocks)
+    if est.scoring is None:
+        score = est._score(X_val, y_val, sample_weight=sw_val)
+    elif est.scoring == "loss":
+        score = -loss
+    else:
+        score = check_scoring(est, est.scoring)(est, X_val, y_val,
+                                                **({} if sw_val is None else
+                                                   {"sample_weight": sw_val}))
+    return float(score), float(loss)
 
 
 def _probe_rows(X):
@@ -194,9 +220,11 @@ class _EpochStart:
         self.optimizer.t = self.t
 
 
-def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
+def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None):
     """Minibatch training of `est`'s installed model: up to max_iter epochs
-    (one for partial_fit), with scikit-learn's bookkeeping."""
+    (one for partial_fit), with scikit-learn's bookkeeping; `validation`: a
+    user's validation set (X_val, y_val, Y_val, sample_weight_val) for early
+    stopping, else the split of validation_fraction."""
     model = est._model
     net = model.network
     spec = SOLVERS[est.solver]
@@ -209,7 +237,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
         est.learning_rate_curve_ = []
     # New objects for everything an epoch changes in place, so that undoing
     # the call (the estimator's rollback) finds the old ones untouched.
-    for attr in ("learning_rate_curve_", "loss_curve_", "validation_scores_"):
+    for attr in ("learning_rate_curve_", "loss_curve_", "validation_scores_",
+                 "validation_loss_curve_"):
         if getattr(est, attr, None) is not None:
             setattr(est, attr, list(getattr(est, attr)))
     optimizer = Optimizer(
@@ -227,10 +256,13 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
         if not hasattr(est, attr):
             setattr(est, attr, value)
 
-    validation = None
-    if est.early_stopping:
+    if est.early_stopping and validation is None:
         X, Y, sample_weight, validation = _early_stopping_split(est, X, Y,
                                                                 sample_weight)
+    if validation is not None and getattr(est, "validation_scores_", None) is None:
+        # early stopping turned on for a warm start
+        est.validation_scores_, est.validation_loss_curve_ = [], []
+        est.best_validation_score_ = -np.inf
     n_samples = X.shape[0]
     batch_size = _batch_size(est, n_samples)
     n_batches = (n_samples + batch_size - 1) // batch_size
@@ -297,11 +329,14 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan):
         est.loss_ = total / n_samples
         est.t_ += n_samples
         est.loss_curve_.append(est.loss_)
+        scores = None if validation is None else _validation_score(est, validation,
+                                                                   plan)
         if est.verbose:
-            print("Iteration %d, loss = %.8f, time = %.3fs"
-                  % (est.n_iter_, est.loss_, elapsed))
+            print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
+                  + ("" if scores is None else "validation loss = %.8f, " % scores[1])
+                  + "time = %.3fs" % elapsed)
 
-        _update_no_improvement_count(est, validation)
+        _update_no_improvement_count(est, scores)
         schedule.end_epoch(est.t_)
         est._schedule_state = schedule.get_state()
 
@@ -353,14 +388,15 @@ def _stop_at_best_validation(est, validation):
     return True
 
 
-def _update_no_improvement_count(est, validation):
+def _update_no_improvement_count(est, scores):
     """scikit-learn's rule: count the epochs without an improvement by tol of
-    the training loss, or with early stopping of the validation score (and
-    keep the best validation weights)."""
-    if validation is not None:
-        X_val, y_val, sw_val = validation
-        val_score = est._score(X_val, y_val, sample_weight=sw_val)
+    the training loss, or with early stopping of the validation score
+    (`scores`: the epoch's validation (score, loss)), keeping the best
+    validation weights."""
+    if scores is not None:
+        val_score, val_loss = scores
         est.validation_scores_.append(val_score)
+        est.validation_loss_curve_.append(val_loss)
         if est.verbose:
             print("Validation score: %f" % val_score)
         if val_score < est.best_validation_score_ + est.tol:
