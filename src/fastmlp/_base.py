@@ -21,6 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _engine
 from ._aligned import aligned, aligned_empty
+from ._callbacks import CallbackSupportMixin
 from ._components import ACTIVATIONS, SOLVERS, STOCHASTIC_SOLVERS, WEIGHT_INITS
 from ._config import get_config
 from ._network import Network
@@ -145,7 +146,7 @@ def _model_from_attributes(network, attrs):
     return model
 
 
-class BaseMLP(BaseEstimator, metaclass=ABCMeta):
+class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared machinery of MLPClassifier and MLPRegressor.
 
     Do not use directly.

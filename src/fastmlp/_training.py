@@ -33,6 +33,7 @@ from sklearn.utils import shuffle
 from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.optimize import _check_optimize_result
 
+from ._callbacks import FitTasks, lbfgs_callback
 from ._components import SOLVERS
 from ._config import get_config
 from ._engine import Engine
@@ -256,6 +257,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         if not hasattr(est, attr):
             setattr(est, attr, value)
 
+    tasks = FitTasks(est, X, lambda: est._decode(Y), sample_weight,
+                     1 if incremental else est.max_iter)
     if est.early_stopping and validation is None:
         X, Y, sample_weight, validation = _early_stopping_split(est, X, Y,
                                                                 sample_weight)
@@ -287,6 +290,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         else:
             order = no_order
         start.save()
+        tasks.begin()
         rates = schedule.rates(optimizer.t, n_batches)
         tic = time.perf_counter()
         try:
@@ -296,6 +300,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             # The engine stopped between two minibatches: back to the end of
             # the last completed epoch.
             start.restore()
+            tasks.end_unrun()
             if incremental or est.n_iter_ == 0:
                 raise   # the call is undone
             warnings.warn(
@@ -308,6 +313,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             failed = n_batches   # finite losses, but not finite predictions
         if failed >= 0:
             start.restore()
+            tasks.end_unrun()
             if _stop_at_best_validation(est, validation):
                 break
             where = (f"minibatch {failed}" if failed < n_batches
@@ -339,6 +345,9 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         _update_no_improvement_count(est, scores)
         schedule.end_epoch(est.t_)
         est._schedule_state = schedule.get_state()
+
+        if tasks.end():
+            break   # a callback asked to stop
 
         if est._no_improvement_count > est.n_iter_no_change:
             if validation is not None:
@@ -372,6 +381,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         # the best validation weights, and BN's statistics of that epoch
         theta[...] = est._best_theta
         model.running[...] = est._best_running
+    tasks.finish()
 
 
 def _stop_at_best_validation(est, validation):
@@ -423,6 +433,7 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     # BN: the statistics of the whole batch, so the workspace holds it all
     capacity = X.shape[0] if net.batch_norm else max(1, min(X.shape[0], 4096))
     probe = _probe_rows(X)
+    X_user = X
     X, first_layer = _engine_input(X, net, capacity, plan, 0.0)
     if not isinstance(X, CSRInput):
         first_layer = {}    # full-batch passes take the dense first layer
@@ -438,12 +449,20 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
         loss = engine.loss_and_grad(X, Y, sw, theta, grad)
         return loss, grad.astype(np.float64)
 
+    tasks = FitTasks(est, X_user, lambda: est._decode(Y), sample_weight,
+                     est.max_iter + 1)
+    tasks.begin("lbfgs-iteration")
+
+    def unpack(xk):
+        model.theta[...] = xk
+
     iprint = 1 if est.verbose is True or est.verbose >= 1 else -1
     opt_res = scipy.optimize.minimize(
         fun,
         model.theta.astype(np.float64),
         method="L-BFGS-B",
         jac=True,
+        callback=lbfgs_callback(tasks, unpack) if tasks.active else None,
         options={
             "maxfun": est.max_fun,
             "maxiter": est.max_iter,
@@ -466,3 +485,4 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
         engine.set_running_statistics(X, Y, model.theta)
     if not _predicts_finite(model, probe, plan):
         raise _diverged(message, False)
+    tasks.finish()
