@@ -12,14 +12,18 @@ import inspect
 import pytest
 
 import fastmlp
+import fastmlp.exceptions
 
 numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
 
 def _public_objects():
     """Import paths of every public class, function, method and property."""
-    for name in fastmlp.__all__:
-        obj = getattr(fastmlp, name)
+    names = [(fastmlp, n) for n in fastmlp.__all__]
+    names += [(fastmlp.exceptions, n) for n in fastmlp.exceptions.__all__
+              if n not in fastmlp.__all__]
+    for module, name in names:
+        obj = getattr(module, name)
         if inspect.isclass(obj):
             yield f"{obj.__module__}.{obj.__qualname__}", None
             for attr in sorted(dir(obj)):

@@ -23,8 +23,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         f"fastmlp's compiled engine failed to import ({exc}). It was built "
         f"against SciPy {_BUILT_SCIPY} and SciPy {scipy.__version__} is "
         "installed; scipy.linalg.cython_blas signatures differ between some "
-        "SciPy versions. Reinstall fastmlp against the installed SciPy "
-        "(pip install --force-reinstall --no-binary fastmlp fastmlp)."
+        "SciPy versions. Either install a SciPy of the range fastmlp declares "
+        "(pip install 'scipy>=1.13,<1.18'), or rebuild fastmlp against the "
+        "installed SciPy from its source: pip install --force-reinstall "
+        "--no-deps --no-build-isolation /path/to/fastmlp (the source tree or "
+        "sdist it was installed from)."
     ) from exc
 finally:
     if _SPIN:
@@ -34,7 +37,7 @@ from ._config import config_context, get_config, set_config
 from ._multilayer_perceptron import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError
 
-__version__ = "0.1.0"
+from ._build_info import VERSION as __version__  # noqa: E402
 __all__ = [
     "DivergenceError",
     "MLPClassifier",

@@ -28,7 +28,8 @@ from ._network import Network
 from ._sparse_input import CSRInput
 from ._schedules import SCHEDULES, check_schedule_params
 from ._threads import blas_limit, effective_n_threads, gemm_blocks
-from .exceptions import DivergenceError
+from ._build_info import VERSION
+from .exceptions import DivergenceError, InconsistentVersionWarning
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 #: scipy.sparse inputs are converted once to CSR (the engine reads rows).
@@ -47,6 +48,17 @@ def _check_dtype(dtype):
         )
     return dt.type
 
+
+
+def _checked_weights(sample_weight, X, dtype):
+    """scikit-learn's sample-weight checks (shape, finite, non-negative),
+    and at least one positive weight, which scikit-learn < 1.7 let pass."""
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=dtype, ensure_non_negative=True)
+    if sample_weight.size and not np.any(sample_weight):
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 class _Model:
     """A fitted network: architecture, parameter vector and BN's running
@@ -326,6 +338,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         # A copy: object.__getstate__ returns the instance's own __dict__.
         state = dict(super().__getstate__())
+        state["_fastmlp_version"] = VERSION
         if "_model" in state:
             # the parameters once, in theta and running (the user's arrays
             # where they replaced the model's)
@@ -340,6 +353,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def __setstate__(self, state):
         state = dict(state)
+        version = state.pop("_fastmlp_version", "unknown")
+        if version != VERSION:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=VERSION,
+                    original_version=version,
+                )
+            )
         parts = [state.pop(k, None) for k in ("_network", "_theta", "_running")]
         super().__setstate__(state)
         if parts[0] is not None:
@@ -430,9 +452,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 1.0 if sample_weight is None
                 else np.asarray(sample_weight, dtype=np.float64))
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=dtype, ensure_non_negative=True
-            )
+            sample_weight = _checked_weights(sample_weight, X, dtype)
         if validation is not None:
             validation = self._validation_data(*validation, dtype=dtype)
         layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
@@ -515,8 +535,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         Y_val = self._encode_validation(y_val, dtype)
         sample_weight_val = self._validation_weights(y_val, sample_weight_val)
         if sample_weight_val is not None:
-            sample_weight_val = _check_sample_weight(
-                sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True)
+            sample_weight_val = _checked_weights(sample_weight_val, X_val, dtype)
         return X_val, y_val, Y_val, sample_weight_val
 
     def _initialize(self, Y, layer_sizes, out_activation):

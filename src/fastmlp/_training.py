@@ -112,6 +112,16 @@ def _early_stopping_split(est, X, Y, sample_weight):
     (X_val, y_val, Y_val, sample_weight_val)."""
     stratify = (est._decode(Y) if is_classifier(est) and est.n_outputs_ == 1
                 else None)
+    if stratify is not None:
+        # checked here, not left to train_test_split, whose message names
+        # the classes only from scikit-learn 1.8 on
+        classes, counts = np.unique(stratify, return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(
+                "early_stopping=True holds out a validation set stratified by "
+                "class, which needs at least 2 samples of each class. Classes "
+                f"with too few members are: {classes[counts < 2].tolist()}"
+            )
     arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
     parts = train_test_split(
         *arrays,
