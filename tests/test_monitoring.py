@@ -1,10 +1,13 @@
 """class_weight, and validation monitoring: validation_loss_curve_, scoring,
 a user's validation set (X_val, y_val), verbose output."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
 from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, log_loss, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -210,3 +213,35 @@ def test_verbose_prints_the_validation_loss_and_score(imbalanced, capsys):
     out = capsys.readouterr().out
     assert out.count("validation loss = ") == 2
     assert out.count("Validation score: ") == 2
+
+
+def test_scoring_callable_and_weighted_validation():
+    """A weighted validation set is scored with its weights: a scorer that
+    takes sample_weight gets them; one that takes none is refused before
+    training, with a message saying why (not a TypeError after an epoch)."""
+    X, y = make_classification(n_samples=200, random_state=0)
+    seen = {}
+
+    def weighted_scorer(est, X, y, sample_weight=None):
+        seen["sw"] = sample_weight
+        return est.score(X, y, sample_weight=sample_weight)
+
+    def plain_scorer(est, X, y):
+        return est.score(X, y)
+
+    clf = MLPClassifier((5,), early_stopping=True, max_iter=3, random_state=0,
+                        scoring=weighted_scorer, class_weight="balanced")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert seen["sw"] is not None and seen["sw"].shape == (20,)
+    fresh = MLPClassifier((5,), early_stopping=True, max_iter=3, random_state=0,
+                          scoring=plain_scorer, class_weight="balanced")
+    with pytest.raises(ValueError, match="takes no sample_weight"):
+        fresh.fit(X, y)
+    assert not hasattr(fresh, "coefs_")
+    # unweighted: a plain callable is fine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fresh.set_params(class_weight=None).fit(X, y)
+    assert len(fresh.validation_scores_) == fresh.n_iter_

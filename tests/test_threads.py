@@ -1,14 +1,24 @@
 """Threads: the same model, bit for bit, whatever the thread count; GEMMs
-split into any number of blocks; both parallel modes train correctly."""
+split into any number of blocks; both parallel modes train correctly;
+BLAS's process-wide thread count restored after fits and predictions, alone
+or overlapping, in threads and joblib workers; the same model in any thread
+and under any CPU affinity."""
 
+import json
+import os
+import subprocess
+import sys
+import threading
 import warnings
 
 import numpy as np
 import pytest
+from joblib import Parallel, delayed
 from sklearn.datasets import load_digits, make_classification
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastmlp import MLPClassifier, MLPRegressor, config_context, get_config
+from fastmlp import DivergenceError, MLPClassifier, MLPRegressor, config_context, get_config
 from fastmlp._components import SOLVERS
 from fastmlp._engine import Engine, Predictor
 from fastmlp._network import Network
@@ -217,3 +227,285 @@ def test_openmp_build_as_expected():
     expected = os.environ.get("FASTMLP_EXPECT_OPENMP")
     if expected is not None:
         assert _openmp_helpers.openmp_enabled() == bool(int(expected))
+
+
+# --- BLAS's process-wide thread count; fits in threads and workers ----------------
+#
+# BLAS's thread count is process state: every fit and prediction sets it
+# through one arbiter (fastmlp._threads.blas_limit), and the process's own
+# setting must be back once the last of them has ended, whatever ran
+# concurrently; and where a fit runs (main thread, worker thread, joblib
+# worker, threadpoolctl limits, CPU affinity) never changes the model.
+
+
+def pool_sizes():
+    """Every loaded thread pool (BLAS and OpenMP libraries) with its size."""
+    return sorted((m["user_api"], m["filepath"], m["num_threads"])
+                  for m in threadpool_info())
+
+
+def _quiet(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kw)
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = make_classification(n_samples=600, n_features=30, n_informative=10,
+                               n_classes=3, random_state=0)
+    return X, y
+
+
+def _fit(X, y, mode="auto", **kw):
+    params = dict(hidden_layer_sizes=(64,), max_iter=3, random_state=0)
+    params.update(kw)
+    with config_context(parallel_mode=mode):
+        return _quiet(MLPClassifier(**params).fit, X, y)
+
+
+def test_blas_threads_restored_after_every_kind_of_call(small):
+    """Fits (split and blas modes, lbfgs, early stopping, partial_fit, one
+    that diverges), predictions (few rows, batched, log-proba, score): the
+    process's BLAS and OpenMP pools have their sizes of before, inside a
+    user's threadpool_limits block too."""
+    X, y = small
+    before = pool_sizes()
+
+    def every_call():
+        for mode in ("split", "blas"):
+            est = _fit(X, y, mode=mode, n_threads=2)
+            est.predict_proba(X[:1])
+            est.predict_proba(X)
+            est.predict_log_proba(X[:300])
+            est.score(X, y)
+        _fit(X, y, solver="lbfgs", max_iter=5)
+        _fit(X, y, early_stopping=True)
+        est = MLPClassifier((8,), random_state=0)
+        est.partial_fit(X, y, classes=[0, 1, 2])
+        est.partial_fit(X, y)
+        with pytest.raises(DivergenceError):
+            MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e30,
+                         random_state=0).fit(X * 1e15, X[:, 0] * 1e15)
+
+    every_call()
+    assert pool_sizes() == before
+    with threadpool_limits(limits=1, user_api="blas"):
+        inside = pool_sizes()
+        every_call()
+        assert pool_sizes() == inside
+    assert pool_sizes() == before
+
+
+def test_blas_threads_restored_after_overlapping_fits_and_predictions(small):
+    """Two fits in two threads overlapping (one in 'blas' mode on 2 BLAS
+    threads, one splitting its GEMMs on 1 BLAS thread) and two threads
+    predicting beside them: no deadlock, the right models, and BLAS's
+    setting restored once all have ended."""
+    X, y = small
+    before = pool_sizes()
+    expected = {mode: _fit(X, y, mode=mode, n_threads=2, hidden_layer_sizes=(128,))
+                for mode in ("split", "blas")}
+    reader_model = _fit(X, y, hidden_layer_sizes=(32,))
+    want, want2 = reader_model.predict_proba(X), reader_model.predict_proba(X[:2])
+    start = threading.Barrier(4)
+    results, errors = {}, []
+    stop = threading.Event()
+
+    def fitter(mode):
+        try:
+            start.wait()
+            for i in range(3):
+                results[mode, i] = _fit(X, y, mode=mode, n_threads=2,
+                                        hidden_layer_sizes=(128,))._model.theta
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    def reader():
+        try:
+            start.wait()
+            while not stop.is_set():
+                np.testing.assert_array_equal(reader_model.predict_proba(X), want)
+                np.testing.assert_array_equal(reader_model.predict_proba(X[:2]), want2)
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    fitters = [threading.Thread(target=fitter, args=(m,)) for m in ("split", "blas")]
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in fitters + readers:
+        t.start()
+    for t in fitters:
+        t.join(timeout=300)
+    stop.set()
+    for t in readers:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in fitters + readers), "deadlock"
+    assert errors == []
+    for (mode, _), theta in results.items():
+        if mode == "split":
+            np.testing.assert_array_equal(theta, expected[mode]._model.theta)
+        else:   # BLAS's own threads: the same model up to their rounding
+            np.testing.assert_allclose(theta, expected[mode]._model.theta, rtol=1e-4,
+                                       atol=1e-5)
+    assert pool_sizes() == before
+
+
+def _theta_of_fit(X, y, seed):
+    est = _quiet(MLPClassifier((48,), max_iter=3, random_state=seed).fit, X, y)
+    return est._model.theta
+
+
+def test_fits_in_joblib_threads(small):
+    """Eight fits on four joblib threads: each model equals its sequential
+    fit bit for bit, and BLAS's setting is restored."""
+    X, y = small
+    before = pool_sizes()
+    sequential = [_theta_of_fit(X, y, seed) for seed in range(8)]
+    parallel = Parallel(n_jobs=4, backend="threading")(
+        delayed(_theta_of_fit)(X, y, seed) for seed in range(8))
+    for a, b in zip(sequential, parallel):
+        np.testing.assert_array_equal(a, b)
+    assert pool_sizes() == before
+
+
+def _fit_in_worker(X, y, seed):
+    """A fit in a loky worker process: its model and its pools' sizes
+    before and after."""
+    from threadpoolctl import threadpool_info as info
+
+    def sizes():
+        return sorted((m["user_api"], m["filepath"], m["num_threads"]) for m in info())
+
+    before = sizes()
+    theta = _theta_of_fit(X, y, seed)
+    return theta, before, sizes()
+
+
+def test_fits_in_joblib_processes(small):
+    """Fits in loky worker processes give the models of the main process,
+    bit for bit, and leave each worker's BLAS setting as they found it."""
+    X, y = small
+    out = Parallel(n_jobs=2, backend="loky")(
+        delayed(_fit_in_worker)(X, y, seed) for seed in range(4))
+    for seed, (theta, before, after) in enumerate(out):
+        np.testing.assert_array_equal(theta, _theta_of_fit(X, y, seed))
+        assert before == after
+
+
+def test_fit_in_threadpool_limits_and_in_worker_thread_are_identical(small):
+    """A fit inside threadpool_limits(limits=1) in the main thread and the
+    same fit in a worker thread (without limits) give bit-identical models,
+    for both dtypes and BN."""
+    X, y = small
+    for dtype in ("float32", "float64"):
+        kw = dict(hidden_layer_sizes=(300, 100), batch_size=256, batch_norm=True,
+                  dtype=dtype)
+        with threadpool_limits(limits=1):
+            main = _fit(X, y, **kw)
+        box = {}
+        t = threading.Thread(target=lambda: box.update(est=_fit(X, y, **kw)))
+        t.start()
+        t.join()
+        np.testing.assert_array_equal(main._model.theta, box["est"]._model.theta)
+        np.testing.assert_array_equal(main._model.running, box["est"]._model.running)
+        np.testing.assert_array_equal(main.predict_proba(X), box["est"].predict_proba(X))
+
+
+def test_concurrent_predictions_equal_sequential_ones(small):
+    """Six threads predicting with one model (BN, the few-row path and the
+    batched one, classifier and regressor, per-thread n_threads settings
+    of their own estimator copies) while another thread fits: every result
+    equals the sequential one, bit for bit."""
+    X, y = small
+    X = X.astype(np.float32)
+    clf = _fit(X, y, hidden_layer_sizes=(200, 50), batch_norm=True)
+    reg = _quiet(MLPRegressor(hidden_layer_sizes=(200,), max_iter=3, random_state=0,
+                              dtype="float64").fit, X, X[:, :3])
+    calls = [lambda: clf.predict_proba(X), lambda: clf.predict(X[:3]),
+             lambda: clf.predict_proba(X[:1]), lambda: clf.predict_log_proba(X[:5]),
+             lambda: reg.predict(X), lambda: reg.predict(X[:2])]
+    expected = [f() for f in calls]
+    start = threading.Barrier(7)
+    mismatches, errors = [], []
+
+    def work(i):
+        try:
+            start.wait()
+            for _ in range(5):
+                for j, f in enumerate(calls):
+                    if not np.array_equal(f(), expected[j]):
+                        mismatches.append((i, j))
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    def fit_beside():
+        start.wait()
+        for _ in range(3):
+            _fit(X, y, hidden_layer_sizes=(100,))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    threads.append(threading.Thread(target=fit_beside))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and mismatches == []
+
+
+_AFFINITY_CHILD = """
+import json, os, sys, warnings
+import numpy as np
+os.sched_setaffinity(0, {int(sys.argv[2])})
+from fastmlp import MLPClassifier, config_context
+from fastmlp._threads import effective_n_threads
+warnings.simplefilter("ignore")
+X, y = np.load(sys.argv[1] + "/X.npy"), np.load(sys.argv[1] + "/y.npy")
+kw = json.loads(sys.argv[3])
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    eff = {"none": effective_n_threads(None), "two": effective_n_threads(2)}
+out = {"cpus": sorted(os.sched_getaffinity(0)), "effective": eff,
+       "warned": any("asks for more threads" in str(x.message) for x in w)}
+for name, blocks in (("default", None), ("three", 3)):
+    for n_threads in ((1, None) if blocks is None else (1,)):
+        with config_context(gemm_blocks=blocks):
+            est = MLPClassifier(n_threads=n_threads, **kw).fit(X, y)
+        np.save(f"{sys.argv[1]}/theta-{name}-{n_threads}.npy", est._model.theta)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_model_does_not_depend_on_cpu_affinity(tmp_path):
+    """A fit in a process pinned to one CPU (n_threads=1 and None) gives the
+    bits of the unrestricted fit: the GEMM blocks come from the machine's
+    CPU count or config_context(gemm_blocks=k), never from the affinity
+    mask.  In float64 at these shapes the block count does change the bits
+    (checked), so the comparison can fail."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 300)
+    y = rng.randint(0, 5, 600)
+    kw = dict(hidden_layer_sizes=[300, 200], batch_size=512, max_iter=1, random_state=0,
+              dtype="float64")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    proc = subprocess.run([sys.executable, "-c", _AFFINITY_CHILD, str(tmp_path), str(cpu),
+                           json.dumps(kw)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cpus"] == [cpu]
+    assert out["effective"] == {"none": 1, "two": 1} and out["warned"]
+    here = {}
+    for name, blocks in (("default", None), ("three", 3)):
+        with config_context(gemm_blocks=blocks):
+            here[name] = _quiet(MLPClassifier(n_threads=2, **kw).fit, X, y)._model.theta
+        for n_threads in ((1, None) if blocks is None else (1,)):
+            pinned = np.load(tmp_path / f"theta-{name}-{n_threads}.npy")
+            np.testing.assert_array_equal(pinned, here[name])
+    if (os.cpu_count() or 1) > 1:
+        # the comparison has teeth: one block (what a 1-CPU mask would give)
+        # is another model
+        with config_context(gemm_blocks=1):
+            one_block = _quiet(MLPClassifier(n_threads=1, **kw).fit, X, y)._model.theta
+        assert not np.array_equal(one_block, here["default"])

@@ -168,8 +168,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Use Nesterov's momentum with ``solver='sgd'`` and momentum > 0.
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified for
-        single-label targets) and stop when its accuracy does not improve by
+        Hold out ``validation_fraction`` of the data (stratified when the
+        model has one output unit, i.e. binary targets, as scikit-learn) and
+        stop when its accuracy does not improve by
         ``tol`` for ``n_iter_no_change`` + 1 epochs; the best parameters are
         restored at the end.
 
@@ -207,8 +208,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         sqrt(2 / (1 + slope^2))) and start the biases at zero.
 
     n_threads : int, default=None
-        Threads for the engine's loops and BLAS. None uses every core
-        available to the process (or ``OMP_NUM_THREADS``).
+        Threads for the engine's loops and BLAS. None is OpenMP's maximum
+        (``OMP_NUM_THREADS``, ``omp_set_num_threads``, ``threadpoolctl``'s
+        limits), capped by the physical cores the process may use, as
+        scikit-learn's estimators; more threads than the CPUs the process
+        may use are capped with a warning.
 
     lr_schedule_params : dict, default=None
         Parameters of the schedules ``'step'``, ``'cosine'``,
@@ -279,7 +283,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         log-loss of the validation set, ``validation_loss_curve_``); any
         scorer name (``'roc_auc'``, ``'f1_macro'``, ...) or callable
         ``scorer(estimator, X, y)``, as
-        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s.
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s. A
+        weighted validation set (``sample_weight``, ``sample_weight_val`` or
+        ``class_weight``) is scored with its weights, passed as
+        ``sample_weight=``: a callable must then accept that keyword.
 
     Attributes
     ----------
@@ -373,7 +380,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     only where scikit-learn's clipping bites); training that produces a
     non-finite loss stops with a ``ValueError`` naming the epoch and keeps
     the last finite parameters (scikit-learn finishes and then refuses
-    non-finite weights); sparse input is not supported.
+    non-finite weights).
 
     All parameters live in one flat vector; ``coefs_[i]`` and
     ``intercepts_[i]`` are views of it.  An epoch runs in the compiled engine
@@ -826,7 +833,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Initialisation; see :class:`MLPClassifier`.
 
     n_threads : int, default=None
-        Threads for the engine's loops and BLAS; None uses every core.
+        Threads for the engine's loops and BLAS; see :class:`MLPClassifier`.
 
     lr_schedule_params : dict, default=None
         Parameters of the schedule; see :class:`MLPClassifier`.
@@ -886,8 +893,8 @@ n_layers_, n_outputs_
     Notes
     -----
     Differences from scikit-learn: float32 by default, ``out_activation``,
-    non-finite losses stop training with an error naming the epoch, sparse
-    input is not supported, and ``loss='poisson'`` rejects negative targets.
+    non-finite losses stop training with an error naming the epoch, and
+    ``loss='poisson'`` rejects negative targets.
 
     All parameters live in one flat vector; ``coefs_[i]`` and
     ``intercepts_[i]`` are views of it.  An epoch runs in the compiled engine

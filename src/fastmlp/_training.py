@@ -18,6 +18,7 @@ What a call leaves behind is always a whole state:
   estimator as it was.
 """
 
+import inspect
 import time
 import warnings
 from dataclasses import dataclass
@@ -162,10 +163,31 @@ def _validation_score(est, validation, plan):
     elif est.scoring == "loss":
         score = -loss
     else:
-        score = check_scoring(est, est.scoring)(est, X_val, y_val,
-                                                **({} if sw_val is None else
-                                                   {"sample_weight": sw_val}))
+        score = _validation_scorer(est, sw_val is not None)(
+            est, X_val, y_val, **({} if sw_val is None else {"sample_weight": sw_val}))
     return float(score), float(loss)
+
+
+def _validation_scorer(est, weighted):
+    """The scorer of ``scoring`` (a name or a callable).  A validation set
+    with weights (sample_weight_val, or class_weight) is scored with them,
+    so a callable that takes no ``sample_weight`` is refused before training
+    rather than failing after the first epoch."""
+    scorer = check_scoring(est, est.scoring)
+    if weighted:
+        try:
+            params = inspect.signature(scorer).parameters.values()
+        except (TypeError, ValueError):  # no signature to read: let it try
+            return scorer
+        if not any(p.name == "sample_weight" or p.kind == p.VAR_KEYWORD
+                   for p in params):
+            raise ValueError(
+                f"scoring={est.scoring!r} takes no sample_weight, but the "
+                "validation set is weighted (by sample_weight, "
+                "sample_weight_val or class_weight). Give the callable a "
+                "sample_weight=None parameter, or make it with "
+                "sklearn.metrics.make_scorer.")
+    return scorer
 
 
 def _probe_rows(X):
@@ -272,6 +294,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     if est.early_stopping and validation is None:
         X, Y, sample_weight, validation = _early_stopping_split(est, X, Y,
                                                                 sample_weight)
+    if validation is not None and est.scoring not in (None, "loss"):
+        _validation_scorer(est, validation[3] is not None)
     if validation is not None and getattr(est, "validation_scores_", None) is None:
         # early stopping turned on for a warm start
         est.validation_scores_, est.validation_loss_curve_ = [], []
