@@ -103,10 +103,8 @@ def check_classifier(est, X, classes):
     assert set(np.asarray(est.classes_).tolist()) == set(np.asarray(classes).tolist())
     log_proba = est.predict_log_proba(X)
     assert not np.isnan(log_proba).any()
-    if est.out_activation_ == "softmax":
-        # (logistic outputs can hide infinite logits: the xfailed
-        # tests/test_reliability.py::test_a_fitted_model_has_finite_logits)
-        assert np.isfinite(log_proba).all()
+    # from finite logits (training checks them), never -inf
+    assert np.isfinite(log_proba).all()
 
 
 def check_regressor(est, X, n_outputs):
@@ -268,10 +266,10 @@ def test_fit_on_any_input(data, classifier):
     bad = bad_for(numeric, kw["dtype"], desc) or y_bad
     moderate = numeric is not None and desc["scale"] <= 1e3 and desc["special"] in (
         None, 1e-310)
-    # (with lbfgs too: the xfailed test_reliability.py::
-    # test_batch_norm_on_one_sample_is_rejected_for_every_solver)
+    # (batch norm needs 2 samples, with every solver)
     tiny_bn = kw["batch_norm"] and desc["n"] < 2
-    must_fit = not bad and moderate and not kw["early_stopping"] and not tiny_bn
+    must_fit = (not bad and moderate and not y_special and not kw["early_stopping"]
+                and not tiny_bn)
     name = "test_fit_on_any_input"
     if bad:
         assert exc is not None, "invalid input accepted"
@@ -291,8 +289,14 @@ def test_fit_on_any_input(data, classifier):
         check_model(est, Xc, y)
         if desc["layout"] != "list":
             check_model(est, X, y)
-        same = quietly(cls(**kw).fit, Xc, y)
         sparse = desc["layout"] in ("csr", "csc", "coo")
+        try:
+            same = quietly(cls(**kw).fit, Xc, y)
+        except DivergenceError:
+            # huge values: the sparse layer's other rounding may tip the
+            # dense twin over the edge
+            assert sparse and (y_special or not moderate), "the dense twin diverged"
+            return
         if not sparse:
             np.testing.assert_array_equal(same._model.theta, est._model.theta)
         elif kw["dtype"] == "float64":
@@ -525,10 +529,9 @@ def test_warm_start_with_any_hyper_parameters(data, classifier):
     leaves the estimator as it was (or, after completed epochs, finite)."""
     X, y = data.draw(datasets(classifier))
     kw = data.draw(hyper_parameters(classifier))
-    # early_stopping stays too: switching it off for a warm start crashes
-    # (the xfailed test_reliability.py::test_early_stopping_toggled_between_calls)
-    base = {k: kw[k] for k in ("hidden_layer_sizes", "dtype", "batch_norm", "activation",
-                               "early_stopping")}
+    base = {k: kw[k] for k in ("hidden_layer_sizes", "dtype", "batch_norm", "activation")}
+    # early stopping as drawn, or switched for the warm start
+    base["early_stopping"] = data.draw(st.booleans())
     base.update({k: kw[k] for k in ("loss", "out_activation") if k in kw})
     cls = MLPClassifier if classifier else MLPRegressor
     est = cls(max_iter=2, random_state=0, **base)
@@ -623,7 +626,9 @@ def user_arrays(draw):
     change = draw(st.sampled_from(["values", "shape", "nan", "inf", "negative",
                                    "list", "transposed", "reversed", "int", "bool",
                                    "count"]))
-    scale = draw(st.sampled_from([1.0, 1e-3, 30.0]))
+    scale = draw(st.sampled_from([1.0, 1e-3, 30.0, 1e39]))
+    if scale > 1e38 and change == "int":
+        change = "values"   # no int64 holds 1e39
     return attr, change, scale, draw(st.integers(0, 2**10))
 
 
@@ -633,8 +638,8 @@ def test_user_set_parameter_arrays(data, dtype):
     """The public parameter arrays replaced by the user in any form: a
     ValueError naming the attribute when they cannot be the network's
     (count, shape, NaN, inf, negative variances, booleans), else predict
-    computes with them (as NumPy does).  Values beyond the model's dtype are
-    left out: tests/test_reliability.py has that bug's xfailed test."""
+    computes with them (as NumPy does).  Values beyond float32's range are
+    rejected by a float32 model."""
     from test_reliability import numpy_logits
 
     attr, change, scale, seed = data.draw(user_arrays())
@@ -676,6 +681,8 @@ def test_user_set_parameter_arrays(data, dtype):
         value[i] = a > 0
     elif change == "count":
         value = value[:-1] if len(value) > 1 else value + value
+    if scale > float(np.finfo(np.float32).max) and dtype == "float32":
+        must_fail = True
     setattr(est, attr, value)
     X = np.random.RandomState(1).randn(9, 3)
     name = "test_user_set_parameter_arrays"

@@ -235,13 +235,6 @@ def test_predict_beside_refit_with_other_architectures():
     assert out["n_bad"] == 0, out["bad"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: BaseMLP._rollback_on_error undoes a failed call with "
-    "self.__dict__.clear() followed by self.__dict__.update(saved); a "
-    "prediction in another thread that runs between the two finds an empty "
-    "estimator and raises NotFittedError (or AttributeError: no "
-    "'out_activation_'), although the estimator is fitted before and after "
-    "the failed refit."))
 def test_predict_beside_failing_refits():
     """A refit that fails must leave a fitted estimator fitted for readers
     in other threads at every instant.  The failing call is made cheap (an
@@ -287,13 +280,6 @@ def test_predict_beside_failing_refits():
     assert out["errors"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a refit on targets with another number of classes changes "
-    "classes_, _label_binarizer, n_outputs_ and out_activation_ (in "
-    "_validate_input and _initialize) separately from the model "
-    "(_install); a predict in another thread then combines the old model "
-    "with the new target encoding: predict returns (3n,) labels for n rows, "
-    "predict_proba (1, 1) or (3, 2) arrays, or raises AxisError."))
 def test_predict_beside_refit_with_other_classes():
     """A refit that changes the output layer (3 classes <-> 2 classes) is a
     refit with another architecture: a reader must see the old classifier
@@ -442,13 +428,6 @@ def test_n_threads_none_follows_omp_num_threads(omp):
         assert f"OMP_NUM_THREADS={omp} asks for more threads than the" in out["warnings"][0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: set_config / config_context accept gemm_blocks=2**31 (or 2.0**40) "
-    "- the check is only int(value) == value >= 1 - and every later fit "
-    "then fails with OverflowError ('value too large to convert to int', "
-    "from the engine's C int split_parts) instead of a ValueError at the "
-    "setting; gemm_blocks=float('inf') raises OverflowError from "
-    "set_config itself."))
 @pytest.mark.parametrize("blocks", [2**31, 2.0**40, float("inf")], ids=repr)
 def test_gemm_blocks_beyond_a_c_int_are_rejected_by_the_setting(data, blocks):
     import fastmlp
@@ -690,14 +669,6 @@ def test_nested_lists_and_integers_of_the_right_shape_are_accepted(data):
     np.testing.assert_allclose(est.predict_proba(X), numpy_proba(est, X), rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: _base._checked checks the user's arrays for NaN/inf in float64 "
-    "and then casts them to the model's dtype: a value finite in float64 "
-    "but beyond float32's range (1e300, 1e39) becomes inf in a float32 "
-    "model's theta without an error; predict_proba returns NaN, predict "
-    "returns class 0 silently, and pickle.dumps stores the inf (partial_fit "
-    "then raises a DivergenceError that blames learning_rate_init instead of "
-    "naming the attribute)."))
 @pytest.mark.parametrize("attr", ["coefs_", "intercepts_", "bn_gamma_"])
 def test_user_values_beyond_the_model_dtype_raise(data, attr):
     X, y = data
@@ -739,6 +710,16 @@ def state(est):
             out[k] = pickle.dumps(v)
     return out
 
+def in_training():
+    # A fit works on a copy of the estimator, so training is detected from
+    # the main thread's stack: it is inside one of the drivers.
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    while frame is not None:
+        if frame.f_code.co_name in ("fit_stochastic", "fit_lbfgs"):
+            return True
+        frame = frame.f_back
+    return False
+
 def changed(est, before):
     after = state(est)
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -753,25 +734,33 @@ def test_interrupted_fit_keeps_the_last_completed_epoch():
     estimator stays usable (partial_fit continues from it)."""
     out = run_child(_INTERRUPT_SETUP, """
         KW.update(batch_norm=True, dropout=0.1)
-        est = MLPClassifier(**KW)
+        est = MLPClassifier(**{**KW, "verbose": True})
         K = 2
+        # A fit works on a copy of the estimator, installed at the end, so
+        # its progress is read from its verbose lines: the time of each.
+        ends = []
+        class Lines:
+            def write(self, s):
+                if s.startswith("Iteration"):
+                    ends.append(time.perf_counter())
+                return len(s)
+            def flush(self):
+                pass
         def watcher():
-            # the length of the first epoch, then a third of an epoch into
-            # epoch K + 1: far from the epoch's ends
-            while est.__dict__.get("n_iter_") != 0:
+            # a third of an epoch into epoch K + 1: far from the epoch's ends
+            while len(ends) < K:
                 time.sleep(0.0005)
-            t0 = time.perf_counter()
-            while est.__dict__.get("n_iter_") == 0:
-                time.sleep(0.0005)
-            epoch = time.perf_counter() - t0
-            while est.__dict__.get("n_iter_", 0) < K:
-                time.sleep(0.0005)
-            time.sleep(epoch / 3)
+            time.sleep((ends[1] - ends[0]) / 3)
             interrupt()
         threading.Thread(target=watcher, daemon=True).start()
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            est.fit(X, y)
+        real, sys.stdout = sys.stdout, Lines()
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                est.fit(X, y)
+        finally:
+            sys.stdout = real
+        est.set_params(verbose=False)
         k = est.n_iter_
         res = dict(n_iter=k, warnings=[str(x.message) for x in w],
                    curve=len(est.loss_curve_), lr_curve=len(est.learning_rate_curve_),
@@ -828,10 +817,8 @@ def test_interrupt_undoes_a_call_without_a_completed_epoch(call):
                 est.set_params(max_iter=1).fit(X[:500], y[:500])
             est.set_params(max_iter=KW["max_iter"])
         before = state(est)
-        old_model = est.__dict__.get("_model")
         def watcher():
-            # the call has installed its model: training is under way
-            while est.__dict__.get("_model") is old_model:
+            while not in_training():
                 time.sleep(0.0005)
             time.sleep(0.05)
             interrupt()
@@ -886,15 +873,6 @@ def test_interrupted_predict_proba_raises_before_finishing():
     assert out["after"] == [3, 10]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: fit_stochastic catches KeyboardInterrupt only around "
-    "engine.train_epoch; a Ctrl-C that lands in the driver's Python "
-    "bookkeeping between two epochs (verbose print, loss curve, "
-    "early-stopping validation scoring - whose Predictor.forward checks "
-    "signals too -, the next shuffle) escapes the loop, and "
-    "_rollback_on_error then undoes the whole fit: KeyboardInterrupt and an "
-    "unfitted estimator after completed epochs, instead of the documented "
-    "return with the last completed epoch and a warning."))
 def test_interrupt_between_two_epochs_keeps_the_completed_ones():
     """The signal arrives while the driver prints epoch 2's verbose line,
     i.e. after two completed epochs: fit must return with a warning and the
@@ -1023,23 +1001,8 @@ print(json.dumps(dict(lines=total, tried=at, bad=bad)))
 
 @pytest.mark.parametrize("call", [
     "predict few rows",
-    pytest.param("predict_proba", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: _threads._BlasLimit.__call__ is not safe against a "
-        "KeyboardInterrupt (Ctrl-C) arriving in its own bookkeeping: between "
-        "setting the limit and `self._holders += 1` / the `try:` (lines "
-        "'self._value = n_threads' .. 'try:'), or in the `finally` before "
-        "`restore_original_limits()`, the interrupt leaves BLAS limited to 1 "
-        "thread for the rest of the process, and a holder counted forever - "
-        "after which a fit asking for another BLAS count "
-        "(parallel_mode='blas', n_threads=2) waits forever. Random SIGINTs "
-        "during a loop of predict_proba calls hit it within seconds."))),
-    pytest.param("failing refit", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: BaseMLP._rollback_on_error restores with "
-        "self.__dict__.clear(); self.__dict__.update(saved): a Ctrl-C between "
-        "the two (e.g. a second Ctrl-C while an interrupted or failing call is "
-        "being undone) leaves an estimator without a single attribute - not "
-        "even its hyper-parameters (get_params raises AttributeError "
-        "'activation')."))),
+    "predict_proba",
+    "failing refit",
 ])
 def test_ctrl_c_at_any_line_leaves_blas_and_the_estimator_as_before(call):
     """A KeyboardInterrupt injected at every line that fastmlp's Python code
@@ -1226,14 +1189,6 @@ def test_diverging_fit_without_a_best_model_raises():
     assert "_model" not in est.__dict__ and "coefs_" not in est.__dict__
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: _training._predicts_finite (the check after every epoch and after "
-    "L-BFGS) looks at the output activations only; a logistic output "
-    "(binary and multilabel classifiers, the regressor's sigmoid) "
-    "saturates to 0/1 on infinite logits, so a model whose forward pass "
-    "overflowed (|theta| ~ 1e20, logits +-inf in float32) is returned "
-    "without an error: predict_log_proba gives -inf, and the next epoch "
-    "diverges in its first minibatch."))
 @pytest.mark.parametrize("multilabel", [False, True], ids=["binary", "multilabel"])
 def test_a_fitted_model_has_finite_logits(multilabel):
     """After any successful fit the network's outputs on the training data
@@ -1253,13 +1208,6 @@ def test_a_fitted_model_has_finite_logits(multilabel):
     assert np.isfinite(est.predict_log_proba(X)).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: batch_norm with solver='lbfgs' on a single sample is not rejected "
-    "as with the stochastic solvers ('batch_norm needs minibatches of at "
-    "least 2 samples'): the full-batch running variance is the unbiased "
-    "one, m / (m - 1) with m = 1, so the model's predictions are NaN and "
-    "fit raises DivergenceError 'L-BFGS produced non-finite parameters, "
-    "loss or predictions ... Scale the inputs', blaming the data's scale."))
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_batch_norm_on_one_sample_is_rejected_for_every_solver(cls):
     X = np.array([[0.5, -1.0, 2.0]])
@@ -1289,16 +1237,8 @@ def test_stratified_split_errors_name_the_users_labels(y, labels):
 
 @pytest.mark.parametrize("first, then", [
     (dict(early_stopping=False), ("fit", dict(warm_start=True, early_stopping=True))),
-    pytest.param(
-        dict(early_stopping=True), ("fit", dict(warm_start=True, early_stopping=False)),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG (inherited from scikit-learn, whose MLP crashes the same way): "
-            "a fit with early_stopping=True leaves best_loss_ = None; a warm "
-            "start with early_stopping=False then reaches "
-            "_training._update_no_improvement_count's `loss_curve_[-1] > "
-            "best_loss_ - tol` and raises TypeError (unsupported operand "
-            "NoneType - float): neither a ValueError nor a fit. (The opposite "
-            "switch, early stopping turned on for a warm start, is handled.)"))),
+    # scikit-learn's MLP raises a TypeError here (best_loss_ is None)
+    (dict(early_stopping=True), ("fit", dict(warm_start=True, early_stopping=False))),
     (dict(early_stopping=True), ("partial_fit", dict(early_stopping=False))),
 ], ids=["warm-start-adds-es", "warm-start-drops-es", "partial-fit-drops-es"])
 def test_early_stopping_toggled_between_calls(data, first, then):

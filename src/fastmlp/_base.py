@@ -90,6 +90,10 @@ class _Model:
         return self._predictor
 
 
+#: What scikit-learn's callbacks set on the estimator during a fit and its
+#: fit wrapper removes afterwards (sklearn.callback).
+_CALLBACK_CONTEXT = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
 #: The public attributes that show a model's parameters.
 _PARAM_ATTRS = ("coefs_", "intercepts_", "bn_gamma_", "bn_running_mean_",
                 "bn_running_var_")
@@ -106,9 +110,10 @@ def _shapes(network):
     return shapes
 
 
-def _checked(attr, value, shapes):
+def _checked(attr, value, shapes, dtype):
     """The arrays of the user-visible attribute `attr`, checked against
-    `shapes` (count, shape, numeric, finite), as float64."""
+    `shapes` (count, shape, numeric, finite in the model's `dtype`), as
+    float64."""
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{attr} must be a list of {len(shapes)} arrays; got "
                          f"{type(value).__name__}.")
@@ -130,9 +135,17 @@ def _checked(attr, value, shapes):
         if arr.shape != shape:
             raise ValueError(f"{attr}[{i}] has shape {arr.shape} where the network "
                              f"needs {shape}.")
+        # float64, as BN's running statistics are kept (the parameters are
+        # cast by their views), but finite in the model's dtype
         arr = arr.astype(np.float64, copy=False)
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{attr}[{i}] holds NaN or infinity.")
+        with np.errstate(over="ignore"):   # overflow is reported below
+            finite = np.isfinite(arr.astype(dtype, copy=False)).all()
+        if not finite:
+            raise ValueError(
+                f"{attr}[{i}] holds NaN or infinity"
+                + (f" (or values beyond {np.dtype(dtype).name}'s range, "
+                   f"{np.finfo(dtype).max:.4g})" if np.dtype(dtype) != np.float64
+                   else "") + ".")
         if attr == "bn_running_var_" and (arr < 0).any():
             raise ValueError(f"{attr}[{i}] holds negative variances.")
         arrays.append(arr)
@@ -148,7 +161,8 @@ def _model_from_attributes(network, attrs):
         if attrs.get(attr) is None:
             raise ValueError(f"{attr} is missing; with warm_start=True batch_norm "
                              "must stay as fitted (refit with warm_start=False).")
-    arrays = {attr: _checked(attr, attrs[attr], shapes[attr]) for attr in shapes}
+    arrays = {attr: _checked(attr, attrs[attr], shapes[attr], network.dtype)
+              for attr in shapes}
     theta = aligned_empty(network.n_params, network.dtype)
     running = network.initial_running()
     model = _Model(network, theta, running)
@@ -336,13 +350,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return _model_from_attributes(network, attrs)
 
     def __getstate__(self):
+        est = self._reader()   # one fitted state, even beside a refit
         # A copy: object.__getstate__ returns the instance's own __dict__.
-        state = dict(super().__getstate__())
+        state = dict(super(BaseMLP, est).__getstate__())
         state["_fastmlp_version"] = VERSION
         if "_model" in state:
             # the parameters once, in theta and running (the user's arrays
             # where they replaced the model's)
-            model = self._current_model()
+            model = est._current_model()
             state.pop("_model")
             state["_network"] = model.network
             state["_theta"] = model.theta
@@ -368,18 +383,39 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             self._install(_Model(*parts))
 
     @contextmanager
-    def _rollback_on_error(self):
-        """A call that fails leaves the estimator as it was; only a fit that
-        diverged after completing epochs keeps them (the DivergenceError then
-        carries ``_keeps_state``)."""
-        saved = dict(self.__dict__)
+    def _transaction(self):
+        """A call that changes the fitted state works on a copy of the
+        estimator (yielded), installed whole when the call succeeds (or, for
+        a fit that diverged after completing epochs, keeps them: its
+        DivergenceError carries ``_keeps_state``).  The instance's
+        ``__dict__`` is replaced in one assignment, never changed key by key,
+        so that a reader in another thread (``_reader``), or a Ctrl-C at any
+        line, finds the old state or the new one, whole."""
+        work = object.__new__(type(self))
+        work.__dict__ = dict(self.__dict__)
         try:
-            yield
+            yield work
         except BaseException as exc:
-            if not getattr(exc, "_keeps_state", False):
-                self.__dict__.clear()
-                self.__dict__.update(saved)
+            if getattr(exc, "_keeps_state", False):
+                self.__dict__ = work.__dict__
+            else:
+                # the callbacks' context set up by the call, which
+                # scikit-learn's fit wrapper tears down after it
+                context = {k: work.__dict__[k] for k in _CALLBACK_CONTEXT
+                           if k in work.__dict__}
+                if context:
+                    self.__dict__ = {**self.__dict__, **context}
             raise
+        self.__dict__ = work.__dict__
+
+    def _reader(self):
+        """The estimator as it stands now, for one prediction: an instance
+        sharing this one's current ``__dict__``, which fits replace instead
+        of changing (``_transaction``), so every attribute the prediction
+        reads comes from one fitted state."""
+        view = object.__new__(type(self))
+        view.__dict__ = self.__dict__
+        return view
 
     # Fitting ------------------------------------------------------------------
 
@@ -417,8 +453,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return [int(s) for s in sizes]
 
     def _fit(self, X, y, sample_weight=None, incremental=False, validation=None):
-        with self._rollback_on_error():
-            return self._fit_unguarded(X, y, sample_weight, incremental, validation)
+        with self._transaction() as work:
+            work._fit_unguarded(X, y, sample_weight, incremental, validation)
+        return self
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, validation):
         # imported here: _training imports this module
@@ -458,9 +495,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
         out_activation, loss = self._output_layer(Y)
         dropout = self._dropout_rates(len(hidden))
-        if self.batch_norm and SOLVERS[self.solver].stochastic and (
-            self.batch_size != "auto" and self.batch_size < 2 or X.shape[0] < 2
-        ):
+        if self.batch_norm and (X.shape[0] < 2 or SOLVERS[self.solver].stochastic
+                                and self.batch_size != "auto" and self.batch_size < 2):
             raise ValueError(
                 "batch_norm needs minibatches of at least 2 samples: expected "
                 "more than 1 value per feature when training (batch_size="
@@ -484,7 +520,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # Continue from coefs_, intercepts_ and BN's attributes, which
             # the user may have set (checked against the new network).
             current = self._current_model(network)
-            theta, running = current.theta, current.running
+            # copies: the fitted model stays as it is until the call succeeds
+            theta = aligned_empty(network.n_params, network.dtype)
+            theta[...] = current.theta
+            running = current.running.copy()
 
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -498,11 +537,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._install(_Model(network, theta, running))
 
         plan = thread_plan(effective_n_threads(self.n_threads))
-        with blas_limit(plan.blas_threads):
-            if SOLVERS[self.solver].stochastic:
-                fit_stochastic(self, X, Y, sample_weight, incremental, plan, validation)
-            else:
-                fit_lbfgs(self, X, Y, sample_weight, plan)
+        if SOLVERS[self.solver].stochastic:
+            blas_limit.run(plan.blas_threads, fit_stochastic, self, X, Y,
+                           sample_weight, incremental, plan, validation)
+        else:
+            blas_limit.run(plan.blas_threads, fit_lbfgs, self, X, Y, sample_weight, plan)
         return self
 
     def _validation_data(self, X_val, y_val, sample_weight_val, dtype):
@@ -603,8 +642,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         # GEMMs cut into blocks shared by the engine's threads, each on one
         # BLAS thread, as in training: one pool at a time, and the same
         # outputs for any number of threads.
-        with blas_limit(1):
-            model.predictor.forward(X, out, logits, n_threads, gemm_blocks())
+        blas_limit.run(1, model.predictor.forward, X, out, logits, n_threads,
+                       gemm_blocks())
         return out
 
     def _check_finite(self, X):

@@ -5,6 +5,8 @@ thread (a context in one thread does not change another's fits), and
 ``config_context`` restores them on exit.
 """
 
+import math
+import numbers
 import threading
 from contextlib import contextmanager
 
@@ -60,7 +62,8 @@ def set_config(sparse_first_layer=None, sparse_max_density=None, parallel_mode=N
         BLAS; "blas" leaves the GEMMs to BLAS's own pool and the engine's
         loops on one thread.  "auto" (initially) is "split".
     gemm_blocks : int, default=None
-        Blocks of a split GEMM.  Initially None: the number of processors.
+        Blocks of a split GEMM, from 1 to 1024.  Initially None: the number
+        of processors.
         The blocks decide the order of the sums, so the same value gives the
         same model whatever ``n_threads``.
 
@@ -80,9 +83,23 @@ def set_config(sparse_first_layer=None, sparse_max_density=None, parallel_mode=N
             raise ValueError(f"{key} must be one of {_CHOICES[key]}; got {value!r}")
         if key == "sparse_max_density" and not 0 < value <= 1:
             raise ValueError(f"sparse_max_density must be in (0, 1]; got {value!r}")
-        if key == "gemm_blocks" and not (int(value) == value and value >= 1):
-            raise ValueError(f"gemm_blocks must be an integer >= 1; got {value!r}")
+        if key == "gemm_blocks":
+            value = _check_gemm_blocks(value)
         config[key] = value
+
+
+#: More blocks than this would each be a handful of rows (and the engine
+#: counts them in a C int).
+MAX_GEMM_BLOCKS = 1024
+
+
+def _check_gemm_blocks(value):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, numbers.Real)) \
+            or not (math.isfinite(value) and int(value) == value
+                    and 1 <= value <= MAX_GEMM_BLOCKS):
+        raise ValueError(f"gemm_blocks must be an integer in [1, {MAX_GEMM_BLOCKS}]; "
+                         f"got {value!r}")
+    return int(value)
 
 
 @contextmanager

@@ -643,15 +643,16 @@ default=None
         self : object
             The updated model.
         """
-        with self._rollback_on_error():
-            if _check_partial_fit_first_call(self, classes):
+        with self._transaction() as work:
+            if _check_partial_fit_first_call(work, classes):
                 binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
                     binarizer.fit(y)
                 else:
                     binarizer.fit(classes)
-                self._label_binarizer = binarizer
-            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+                work._label_binarizer = binarizer
+            work._fit_unguarded(X, y, sample_weight, True, None)
+        return self
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -666,8 +667,9 @@ default=None
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_fitted(self)
-        return self._predict(X)
+        est = self._reader()   # one fitted state, even beside a refit
+        check_fitted(est)
+        return est._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward(X, check_input=check_input)
@@ -700,15 +702,16 @@ default=None
             The probability of each class, in the order of ``classes_``
             (a column of ones for a model fitted on one class).
         """
-        check_fitted(self)
-        if self.n_outputs_ == 1:
+        est = self._reader()   # one fitted state, even beside a refit
+        check_fitted(est)
+        if est.n_outputs_ == 1:
             # sigmoid(-z) rather than 1 - sigmoid(z): no cancellation to 0,
             # so that log(predict_proba) agrees with predict_log_proba.
-            z = self._forward(X, logits=True).ravel()
-            if len(self.classes_) == 1:
+            z = est._forward(X, logits=True).ravel()
+            if len(est.classes_) == 1:
                 return np.ones((z.shape[0], 1), dtype=z.dtype)
             return np.vstack([expit(-z), expit(z)]).T
-        return self._forward(X)
+        return est._forward(X)
 
     def predict_log_proba(self, X):
         """Log of probability estimates, computed from the logits.
@@ -725,15 +728,16 @@ default=None
             the logits (multiclass) or log-sigmoid (binary, multilabel),
             finite where ``log(predict_proba(X))`` would underflow to -inf.
         """
-        check_fitted(self)
-        z = self._forward(X, logits=True)
-        if self.out_activation_ == "softmax":
+        est = self._reader()   # one fitted state, even beside a refit
+        check_fitted(est)
+        z = est._forward(X, logits=True)
+        if est.out_activation_ == "softmax":
             z = z - z.max(axis=1, keepdims=True)
             return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
-        if self.n_outputs_ == 1:
+        if est.n_outputs_ == 1:
             z = z.ravel()
-            if len(self.classes_) == 1:
+            if len(est.classes_) == 1:
                 return np.zeros((z.shape[0], 1), dtype=z.dtype)
             return np.vstack([-np.logaddexp(0, z), -np.logaddexp(0, -z)]).T
         return -np.logaddexp(0, -z)
@@ -1135,8 +1139,9 @@ default=None
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        check_fitted(self)
-        return self._predict(X)
+        est = self._reader()   # one fitted state, even beside a refit
+        check_fitted(est)
+        return est._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward(X, check_input=check_input)

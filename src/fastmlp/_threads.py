@@ -12,12 +12,9 @@ process's own when the last of them ends.
 """
 
 import os
-import threading
 import warnings
-from contextlib import contextmanager
 
-from threadpoolctl import ThreadpoolController
-
+from ._blas_limit import BlasLimit
 from ._config import get_config
 from ._openmp_helpers import max_threads, openmp_enabled
 
@@ -74,55 +71,10 @@ def effective_n_threads(n_threads):
     return max(1, n_threads)
 
 
-class _BlasLimit:
-    """One BLAS thread count shared by every fit and prediction that needs
-    one: the first to come sets it (remembering the process's), the others
-    with the same count share it, those with another count wait, and the
-    last to leave restores the process's setting.  Inside a block, the same
-    thread passes through (a fit's validation scores are predictions): it
-    keeps the count it holds."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._holders = 0
-        self._value = None
-        self._limiter = None
-        self._controller = None
-        self._local = threading.local()
-
-    @contextmanager
-    def __call__(self, n_threads):
-        if getattr(self._local, "held", False):
-            yield
-            return
-        with self._cond:
-            while self._holders and self._value != n_threads:
-                self._cond.wait()
-            if not self._holders:
-                if self._controller is None:
-                    # A scan of the loaded libraries costs 4 ms, a tenth of a
-                    # small fit; SciPy's BLAS, the one that matters, is loaded
-                    # by now (D7).
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=n_threads,
-                                                      user_api="blas")
-                self._value = n_threads
-            self._holders += 1
-        self._local.held = True
-        try:
-            yield
-        finally:
-            self._local.held = False
-            with self._cond:
-                self._holders -= 1
-                if not self._holders:
-                    self._limiter.restore_original_limits()
-                    self._limiter = self._value = None
-                    self._cond.notify_all()
-
-
-#: ``with blas_limit(n):`` BLAS runs on n threads inside the block.
-blas_limit = _BlasLimit()
+#: ``with blas_limit(n):`` (or ``blas_limit.run(n, func, *args)``) BLAS runs
+#: on n threads inside the block; blocks of every thread share one setting
+#: (see _blas_limit.pyx).
+blas_limit = BlasLimit()
 
 
 def gemm_blocks():

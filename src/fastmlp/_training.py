@@ -155,9 +155,8 @@ def _validation_score(est, validation, plan):
     model = est._model
     sw = _weights(sw_val, model.network.dtype)
     X_engine = CSRInput(X_val, model.network.dtype) if sp.issparse(X_val) else X_val
-    with blas_limit(1):
-        loss = model.predictor.loss(X_engine, Y_val, sw, plan.engine_threads,
-                                    plan.gemm_blocks)
+    loss = blas_limit.run(1, model.predictor.loss, X_engine, Y_val, sw,
+                          plan.engine_threads, plan.gemm_blocks)
     if est.scoring is None:
         score = est._score(X_val, y_val, sample_weight=sw_val)
     elif est.scoring == "loss":
@@ -217,13 +216,19 @@ def _engine_input(X, net, capacity, plan, input_noise):
 
 
 def _predicts_finite(model, probe, plan):
-    """Whether the model's parameters and its predictions of the probe rows
-    (with the running statistics, as predict makes them) are finite."""
+    """Whether the model's parameters, and its logits and predictions of the
+    probe rows (with the running statistics, as predict makes them), are
+    finite: a sigmoid or softmax of infinite logits looks finite, and exp
+    of finite ones may not be."""
     if not np.isfinite(model.theta).all():
         return False
     out = np.empty((probe.shape[0], model.network.sizes[-1]), dtype=model.theta.dtype)
-    model.predictor.forward(probe, out, False, plan.engine_threads, plan.gemm_blocks)
-    return bool(np.isfinite(out).all())
+    for logits in (True, False):
+        model.predictor.forward(probe, out, logits, plan.engine_threads,
+                                plan.gemm_blocks)
+        if not np.isfinite(out).all():
+            return False
+    return True
 
 
 def _diverged(message, keeps_state):
@@ -235,22 +240,36 @@ def _diverged(message, keeps_state):
 
 
 class _EpochStart:
-    """What an epoch changes, copied at its start, to go back to."""
+    """What an epoch changes, copied at its start, to go back to: the
+    parameters, running statistics and optimiser state (in place), and the
+    estimator's bookkeeping attributes."""
+
+    ATTRS = ("learning_rate_curve_", "_opt_t", "_epochs", "n_iter_", "loss_", "t_",
+             "loss_curve_", "validation_scores_", "validation_loss_curve_",
+             "best_validation_score_", "_best_theta", "_best_running",
+             "_no_improvement_count", "best_loss_", "_schedule_state")
 
     def __init__(self, model, optimizer):
         self.arrays = [(a, np.empty_like(a))
                        for a in (model.theta, model.running, optimizer.state)]
         self.optimizer = optimizer
 
-    def save(self):
+    def save(self, est):
         for live, copy in self.arrays:
             np.copyto(copy, live)
         self.t = self.optimizer.t
+        d = est.__dict__
+        self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
+                      for k in self.ATTRS if k in d}
 
-    def restore(self):
+    def restore(self, est):
         for live, copy in self.arrays:
             np.copyto(live, copy)
         self.optimizer.t = self.t
+        for k in self.ATTRS:
+            est.__dict__.pop(k, None)
+        est.__dict__.update({k: list(v) if isinstance(v, list) else v
+                             for k, v in self.attrs.items()})
 
 
 def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None):
@@ -300,6 +319,13 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         # early stopping turned on for a warm start
         est.validation_scores_, est.validation_loss_curve_ = [], []
         est.best_validation_score_ = -np.inf
+    if validation is None and est.best_loss_ is None:
+        # early stopping turned off for a warm start (scikit-learn crashes):
+        # the attributes of a fit without validation, the loss tracked anew
+        est.best_loss_ = np.inf
+        if not incremental:
+            est.validation_scores_ = est.validation_loss_curve_ = None
+            est.best_validation_score_ = None
     n_samples = X.shape[0]
     batch_size = _batch_size(est, n_samples)
     n_batches = (n_samples + batch_size - 1) // batch_size
@@ -318,22 +344,70 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
 
     est.n_iter_ = 0
     for _ in range(est.max_iter):
-        if est.shuffle:
-            sample_idx = shuffle(sample_idx, random_state=est._random_state)
-            order = np.ascontiguousarray(sample_idx, dtype=np.intp)
-        else:
-            order = no_order
-        start.save()
-        tasks.begin()
-        rates = schedule.rates(optimizer.t, n_batches)
-        tic = time.perf_counter()
+        # `done`: the epoch and its bookkeeping are complete.  A Ctrl-C
+        # before that, wherever it lands (the engine checks for signals
+        # between minibatches), takes the model back to the epoch's start.
+        done = saved = False
         try:
+            if est.shuffle:
+                sample_idx = shuffle(sample_idx, random_state=est._random_state)
+                order = np.ascontiguousarray(sample_idx, dtype=np.intp)
+            else:
+                order = no_order
+            start.save(est)
+            saved = True
+            tasks.begin()
+            rates = schedule.rates(optimizer.t, n_batches)
+            tic = time.perf_counter()
             total, _, failed = engine.train_epoch(X, Y, sw, order, theta, optimizer,
                                                   rates, est._epochs)
+            elapsed = time.perf_counter() - tic
+            if failed < 0 and not _predicts_finite(model, probe, plan):
+                failed = n_batches   # finite losses, but not finite predictions
+            if failed >= 0:
+                start.restore(est)
+                tasks.end_unrun()
+                if _stop_at_best_validation(est, validation):
+                    break
+                where = (f"minibatch {failed}" if failed < n_batches
+                         else "its predictions after the last minibatch")
+                keeps = not incremental and est.n_iter_ > 0
+                raise _diverged(
+                    f"The loss became non-finite in epoch {est.n_iter_ + 1} "
+                    f"({where}); training stopped. "
+                    + (f"The model keeps the parameters from the end of epoch "
+                       f"{est.n_iter_}. " if keeps else
+                       "The estimator is left as it was before this call. ")
+                    + "Lower learning_rate_init, or scale the inputs.",
+                    keeps,
+                )
+            est.learning_rate_curve_.append(float(rates[0]))
+            est._opt_t = optimizer.t
+            est._epochs += 1
+            est.n_iter_ += 1
+            est.loss_ = total / n_samples
+            est.t_ += n_samples
+            est.loss_curve_.append(est.loss_)
+            scores = None if validation is None else _validation_score(
+                est, validation, plan)
+            if est.verbose:
+                print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
+                      + ("" if scores is None
+                         else "validation loss = %.8f, " % scores[1])
+                      + "time = %.3fs" % elapsed)
+            _update_no_improvement_count(est, scores)
+            schedule.end_epoch(est.t_)
+            est._schedule_state = schedule.get_state()
+            plateau = est._no_improvement_count > est.n_iter_no_change
+            if plateau:
+                stop, note = schedule.on_plateau()
+                est._schedule_state = schedule.get_state()
+                if not stop:
+                    est._no_improvement_count = 0
+            done = True
         except KeyboardInterrupt:
-            # The engine stopped between two minibatches: back to the end of
-            # the last completed epoch.
-            start.restore()
+            if saved and not done:
+                start.restore(est)
             tasks.end_unrun()
             if incremental or est.n_iter_ == 0:
                 raise   # the call is undone
@@ -342,67 +416,20 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
                 f"{est.n_iter_}, the last completed.", UserWarning,
             )
             break
-        elapsed = time.perf_counter() - tic
-        if failed < 0 and not _predicts_finite(model, probe, plan):
-            failed = n_batches   # finite losses, but not finite predictions
-        if failed >= 0:
-            start.restore()
-            tasks.end_unrun()
-            if _stop_at_best_validation(est, validation):
-                break
-            where = (f"minibatch {failed}" if failed < n_batches
-                     else "its predictions after the last minibatch")
-            keeps = not incremental and est.n_iter_ > 0
-            raise _diverged(
-                f"The loss became non-finite in epoch {est.n_iter_ + 1} "
-                f"({where}); training stopped. "
-                + (f"The model keeps the parameters from the end of epoch "
-                   f"{est.n_iter_}. " if keeps else
-                   "The estimator is left as it was before this call. ")
-                + "Lower learning_rate_init, or scale the inputs.",
-                keeps,
-            )
-        est.learning_rate_curve_.append(float(rates[0]))
-        est._opt_t = optimizer.t
-        est._epochs += 1
-        est.n_iter_ += 1
-        est.loss_ = total / n_samples
-        est.t_ += n_samples
-        est.loss_curve_.append(est.loss_)
-        scores = None if validation is None else _validation_score(est, validation,
-                                                                   plan)
-        if est.verbose:
-            print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
-                  + ("" if scores is None else "validation loss = %.8f, " % scores[1])
-                  + "time = %.3fs" % elapsed)
-
-        _update_no_improvement_count(est, scores)
-        schedule.end_epoch(est.t_)
-        est._schedule_state = schedule.get_state()
 
         if tasks.end():
             break   # a callback asked to stop
-
-        if est._no_improvement_count > est.n_iter_no_change:
-            if validation is not None:
-                msg = ("Validation score did not improve more than "
-                       "tol=%f for %d consecutive epochs."
-                       % (est.tol, est.n_iter_no_change))
-            else:
-                msg = ("Training loss did not improve more than tol=%f"
-                       " for %d consecutive epochs."
-                       % (est.tol, est.n_iter_no_change))
-            stop, note = schedule.on_plateau()
-            est._schedule_state = schedule.get_state()
+        if plateau:
             if est.verbose:
-                print(msg + note)
+                print(("Validation score did not improve more than tol=%f for %d "
+                       "consecutive epochs." if validation is not None else
+                       "Training loss did not improve more than tol=%f for %d "
+                       "consecutive epochs.") % (est.tol, est.n_iter_no_change)
+                      + note)
             if stop:
                 break
-            est._no_improvement_count = 0
-
         if incremental:
             break
-
         if est.n_iter_ == est.max_iter:
             warnings.warn(
                 "Stochastic Optimizer: Maximum iterations (%d) "
