@@ -49,7 +49,12 @@ def test_every_sklearn_parameter_with_its_default(ours, theirs):
         return [p.name for p in inspect.signature(cls).parameters.values()
                 if p.kind == p.POSITIONAL_OR_KEYWORD]
 
-    assert positional(ours) == positional(theirs)
+    if "loss" in mine and "loss" not in sk:
+        # scikit-learn < 1.7: fastmlp's MLPRegressor has 1.7's `loss` first
+        assert positional(ours)[0] == "loss"
+        assert positional(ours)[1:] == positional(theirs)
+    else:
+        assert positional(ours) == positional(theirs)
     assert {"dtype", "weight_init", "n_threads"} <= set(mine)
     if ours is MLPRegressor:
         assert mine["out_activation"] is None
@@ -118,6 +123,25 @@ def test_user_set_coefs_are_used_for_prediction_and_pickled(digits):
     np.testing.assert_array_equal(est.predict_proba(X_test), expected)
     np.testing.assert_array_equal(
         pickle.loads(pickle.dumps(est)).predict_proba(X_test), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_probability_one_half_predicts_the_first_class(dtype):
+    """A binary model whose output is exactly 0.5 (all weights zero)
+    predicts classes_[0], as scikit-learn's threshold (p > 0.5) does, on
+    the few-sample path and the batched one."""
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    labels = np.where(y == 1, "yes", "no")
+    est = MLPClassifier((3,), max_iter=2, random_state=0, dtype=dtype).fit(X, labels)
+    sk = SkMLPClassifier((3,), max_iter=2, random_state=0).fit(X, labels)
+    for model in (est, sk):
+        model.coefs_ = [np.zeros_like(c) for c in model.coefs_]
+        model.intercepts_ = [np.zeros_like(b) for b in model.intercepts_]
+    X = X.astype(dtype)
+    np.testing.assert_array_equal(est.predict_proba(X), np.full((40, 2), 0.5))
+    for rows in (X[:1], X):
+        np.testing.assert_array_equal(est.predict(rows), sk.predict(rows))
+        assert np.all(est.predict(rows) == "no")
 
 
 def test_warm_start_continues_from_user_weights(digits):
@@ -217,6 +241,20 @@ def test_bookkeeping_as_sklearn(digits):
     assert reg.predict(X_train[:3]).shape == (3, 2)
 
 
+@pytest.mark.parametrize("limit", [dict(max_fun=20), dict(tol=1e-2)])
+def test_lbfgs_stops_at_max_fun_and_tol_as_sklearn(digits, limit):
+    """L-BFGS gets max_fun (the bound on loss evaluations) and tol (on the
+    projected gradient) as scikit-learn passes them to SciPy: it stops at
+    scikit-learn's iteration, long before max_iter, with its loss."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=200, random_state=0,
+              **limit)
+    est = MLPClassifier(dtype="float64", **kw).fit(X_train, y_train)
+    sk = SkMLPClassifier(**kw).fit(X_train, y_train)
+    assert est.n_iter_ == sk.n_iter_ < 100
+    assert est.loss_ == pytest.approx(sk.loss_, rel=1e-6)
+
+
 @pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
 def test_sklearn_schedules_follow_sklearn(digits, learning_rate):
     X_train, _, y_train, _ = digits
@@ -235,6 +273,44 @@ def test_sklearn_schedules_follow_sklearn(digits, learning_rate):
         assert rate <= 0.2 / 5
     else:
         assert rate == pytest.approx(0.2 / (est.t_ + 1) ** 0.5)
+
+
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+def test_adam_ignores_sklearns_schedules_as_sklearn(digits, learning_rate):
+    """scikit-learn's Adam runs at a constant rate whatever learning_rate
+    says among its own schedules, and stops at the first plateau (its
+    trigger_stopping): with tol=10 every epoch after the first counts, so
+    training stops after n_iter_no_change + 2 epochs, at lr_init throughout."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(16,), solver="adam", learning_rate=learning_rate,
+              learning_rate_init=0.01, max_iter=30, random_state=0, tol=10.0,
+              n_iter_no_change=2)
+    est = MLPClassifier(dtype="float64", **kw).fit(X_train, y_train)
+    sk = SkMLPClassifier(**kw).fit(X_train, y_train)
+    assert est.n_iter_ == sk.n_iter_ == 4
+    np.testing.assert_allclose(est.loss_curve_, sk.loss_curve_, rtol=1e-6)
+    assert est.learning_rate_curve_ == [0.01] * 4
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_an_unchanged_loss_or_score_is_not_a_plateau_at_tol_0(early_stopping):
+    """scikit-learn's no-improvement rules are strict: an epoch counts
+    against n_iter_no_change when its loss > best_loss_ - tol (with early
+    stopping: its validation score < best + tol).  At a rate of 1e-300 the
+    weights never change, so every epoch has exactly the same loss and
+    score; with tol=0 that resets the count, and training runs to max_iter,
+    as scikit-learn's does."""
+    X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+    kw = dict(hidden_layer_sizes=(4,), solver="sgd", momentum=0.0,
+              learning_rate_init=1e-300, tol=0.0, n_iter_no_change=2, max_iter=7,
+              shuffle=False, batch_size=20, early_stopping=early_stopping,
+              random_state=0)
+    est = MLPClassifier(dtype="float64", **kw).fit(X, y)
+    sk = SkMLPClassifier(**kw).fit(X, y)
+    assert len(set(est.loss_curve_)) == 1          # nothing changes, exactly
+    if early_stopping:
+        assert len(set(est.validation_scores_)) == 1
+    assert est.n_iter_ == sk.n_iter_ == 7
 
 
 # Early stopping ---------------------------------------------------------------
@@ -269,6 +345,40 @@ def test_early_stopping_restores_best_validation_weights():
     # and a fit that stops right after the best epoch has the same weights
     short = MLPClassifier(dtype="float64", **{**kw, "max_iter": best + 1}).fit(X, y)
     np.testing.assert_array_equal(short._model.theta, est._model.theta)
+
+
+def test_early_stopping_multiclass_split_is_sklearns():
+    """scikit-learn stratifies the validation split only for single-output
+    targets: a multiclass problem (one output per class) is split without
+    stratification, so the validation sets, hence the scores, are its own."""
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=4,
+                               n_classes=3, random_state=0)
+    kw = dict(hidden_layer_sizes=(8,), early_stopping=True, max_iter=6,
+              n_iter_no_change=100, learning_rate_init=0.01, random_state=0)
+    est = MLPClassifier(dtype="float64", **kw).fit(X, y)
+    sk = SkMLPClassifier(**kw).fit(X, y)
+    assert est.n_outputs_ == 3
+    np.testing.assert_allclose(est.loss_curve_, sk.loss_curve_, rtol=1e-6)
+    np.testing.assert_array_equal(est.validation_scores_, sk.validation_scores_)
+
+
+def test_early_stopping_keeps_the_first_of_equally_good_epochs():
+    """Accuracies on 20 validation samples tie often: the model kept is the
+    first epoch with the best score (scikit-learn's strict >), here epoch
+    13 of 25 although the last epochs score as well: scikit-learn's
+    weights."""
+    X, y = make_classification(n_samples=200, n_features=8, n_informative=4,
+                               flip_y=0.1, random_state=2)
+    kw = dict(hidden_layer_sizes=(8,), early_stopping=True, max_iter=25,
+              n_iter_no_change=30, learning_rate_init=0.01, random_state=0)
+    est = MLPClassifier(dtype="float64", **kw).fit(X, y)
+    sk = SkMLPClassifier(**kw).fit(X, y)
+    scores = np.asarray(est.validation_scores_)
+    np.testing.assert_array_equal(scores, sk.validation_scores_)
+    # the setting: the best score is reached before the last epoch and again at it
+    assert np.argmax(scores) < len(scores) - 1 and scores[-1] == scores.max()
+    for ours, theirs in zip(est.coefs_ + est.intercepts_, sk.coefs_ + sk.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
 
 
 def test_early_stopping_regressor_scores_r2():
@@ -306,6 +416,28 @@ def test_predict_log_proba(digits, dtype):
         assert np.all(np.isfinite(L)) and np.all(L <= 0)
         normal = P >= np.finfo(P.dtype).tiny
         np.testing.assert_allclose(L[normal], np.log(P[normal]), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_predict_proba_has_no_cancellation(dtype):
+    """Both columns of a binary predict_proba are accurate relative to their
+    size, also where the negative class's probability is tiny: it is
+    sigmoid(-z), not 1 - sigmoid(z) (which rounds to a multiple of the
+    dtype's spacing near 1, and to 0 past z ~ 17 in float32).  The logits
+    are set by hand to run over [-30, 30]: z = x through an identity unit."""
+    X = np.linspace(-30.0, 30.0, 121)[:, None]
+    y = (X[:, 0] > 0).astype(int)
+    est = MLPClassifier((1,), activation="identity", max_iter=2, random_state=0,
+                        dtype=dtype).fit(X, y)
+    est.coefs_ = [np.ones((1, 1)), np.ones((1, 1))]
+    est.intercepts_ = [np.zeros(1), np.zeros(1)]
+    z = X[:, 0]                          # the logits, exactly (integers and halves)
+    want = np.c_[ref.sigmoid(-z), ref.sigmoid(z)]
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    P = est.predict_proba(X.astype(dtype))
+    np.testing.assert_allclose(P, want, rtol=rtol, atol=0)
+    np.testing.assert_allclose(np.log(P), est.predict_log_proba(X.astype(dtype)),
+                               rtol=rtol, atol=rtol)
 
 
 def test_different_random_states_give_different_models(digits):

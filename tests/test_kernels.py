@@ -296,6 +296,31 @@ def test_loss_delta(pair, dtype, weighted):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_loss_of_targets_that_do_not_sum_to_one(dtype):
+    """The softmax row loss is the cross-entropy sum_k y_k (lse(z) - z_k)
+    for any targets, also rows that do not sum to one: an all-zero row
+    costs nothing, a row of 2 one-hot costs twice as much.  (Its delta
+    p - y is the gradient only for rows summing to one, which is what the
+    estimators pass.)"""
+    code = OUTPUTS[("softmax", "log_loss")]
+    rng = np.random.RandomState(5)
+    for cols in (1, 3, 17):
+        z = (rng.randn(4, cols) * 3).astype(dtype)
+        y = np.zeros((4, cols))
+        y[1, 0] = 2.0                        # sums to 2
+        y[2] = rng.rand(cols) * 0.5          # soft, sums to < 1 (for cols < 4)
+        y[3] = np.eye(cols)[cols - 1]        # one-hot (row 0 stays all zero)
+        y = y.astype(dtype)
+        value = _testing.loss_delta(z.copy(), y, code, 1.0, None)
+        z64, y64 = z.astype(np.float64), y.astype(np.float64)
+        want = ref.sample_losses("softmax", "log_loss", z64, y64)
+        near(value, want.sum(), TOL[dtype], (1 + np.abs(z64)).sum() * 3,
+             f"{dtype.__name__} {cols}")
+        # the all-zero row alone: exactly no loss
+        assert _testing.loss_delta(z[:1].copy(), y[:1], code, 1.0, None) == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("pair", PAIRS, ids=PAIR_IDS)
 def test_output_at_prediction(pair, dtype):
     """z := out(z + b): the mean of the target distribution."""
