@@ -6,7 +6,8 @@ import numpy as np
 
 from fastmlp._aligned import aligned
 from fastmlp._components import ACTIVATIONS, OUTPUTS, STOCHASTIC_SOLVERS
-from fastmlp._engine import Engine, Predictor
+from fastmlp._engine import Engine
+from fastmlp._predictor import Predictor
 
 #: Every hidden activation once (the "sigmoid" alias shares logistic's spec).
 ACTS = sorted({spec.name for spec in ACTIVATIONS.values()})

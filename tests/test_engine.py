@@ -1,4 +1,4 @@
-"""The engine's passes (``_engine.Engine``, ``_engine.Predictor``) against
+"""The engine's passes (``_engine.Engine``, ``_predictor.Predictor``) against
 the NumPy oracle of tests/reference.py and against central differences:
 forward, loss and gradient for every activation x output layer x depth,
 batch normalisation, dropout and input noise in training, the minibatch
@@ -9,10 +9,11 @@ import pytest
 import reference as ref
 from _helpers import ACTS, PAIR_IDS, PAIRS, forward, loss_and_grad, targets
 
-from fastmlp import _engine, _testing, config_context
+from fastmlp import _engine, _predictor, _testing, config_context
 from fastmlp._aligned import is_aligned
 from fastmlp._components import SOLVERS
-from fastmlp._engine import Engine, Predictor
+from fastmlp._engine import Engine
+from fastmlp._predictor import Predictor
 from fastmlp._network import Network, sparse_split
 from fastmlp._optim import Optimizer
 
@@ -527,7 +528,7 @@ def test_predictor_checks_and_few_rows():
     with pytest.raises(ValueError, match="theta does not match"):
         Predictor(net, theta.astype(np.float64), net.initial_running())
     pred = Predictor(net, theta, net.initial_running())
-    X = rng.randn(_engine.FEW_ROWS + 1, 4).astype(np.float32)
+    X = rng.randn(_predictor.FEW_ROWS + 1, 4).astype(np.float32)
     out = np.empty((X.shape[0], 3), np.float32)
     with pytest.raises(ValueError, match="forward_few takes 1 to"):
         pred.forward_few(X, out, 1, False)

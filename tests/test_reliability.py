@@ -39,7 +39,7 @@ from sklearn.datasets import make_classification
 import reference as ref
 from test_validation import assert_unchanged, snapshot
 
-from fastmlp import DivergenceError, MLPClassifier, MLPRegressor, _engine, _testing
+from fastmlp import DivergenceError, MLPClassifier, MLPRegressor, _predictor, _testing
 from fastmlp import config_context
 from fastmlp._components import ACTIVATIONS
 from fastmlp._schedules import SCHEDULE_PARAMS
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 PARAM_ATTRS = ("coefs_", "intercepts_", "bn_gamma_", "bn_running_mean_",
                "bn_running_var_")
-FEW = _engine.FEW_ROWS
+FEW = _predictor.FEW_ROWS
 
 
 # --- helpers ----------------------------------------------------------------------

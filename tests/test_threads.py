@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from fastmlp import DivergenceError, MLPClassifier, MLPRegressor, config_context, get_config
 from fastmlp._components import SOLVERS
-from fastmlp._engine import Engine, Predictor
+from fastmlp._engine import Engine
+from fastmlp._predictor import Predictor
 from fastmlp._network import Network
 from fastmlp._optim import Optimizer
 from fastmlp._training import ThreadPlan, thread_plan

@@ -451,19 +451,19 @@ def test_dtype_change_on_warm_start(data):
 def test_engine_finiteness_check(dtype, n_threads):
     """The fit's parallel NaN/inf check finds one bad value anywhere, in
     either dtype, and passes extreme finite values."""
-    from fastmlp import _engine
+    from fastmlp import _predictor
 
     X = np.zeros((300, 257), dtype=dtype)
     X[0, 0] = np.finfo(dtype).max
     X[1, 1] = -np.finfo(dtype).max
     X[2, 2] = np.finfo(dtype).tiny / 4  # subnormal
-    assert _engine.all_finite(X, n_threads)
-    assert _engine.all_finite(X[:0], n_threads)
+    assert _predictor.all_finite(X, n_threads)
+    assert _predictor.all_finite(X[:0], n_threads)
     for bad in (np.nan, np.inf, -np.inf):
         for i in (0, 16383, 16384, X.size - 1):  # ends of the 16K blocks
             Xb = X.copy()
             Xb.flat[i] = bad
-            assert not _engine.all_finite(Xb, n_threads)
+            assert not _predictor.all_finite(Xb, n_threads)
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))

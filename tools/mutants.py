@@ -232,7 +232,7 @@ MUTANTS = [
      "per = (nvec + nt - 1) // nt * vl",
      "per = nvec // nt * vl",
      "sparse forward product: the threads' column slabs rounded down"),
-    ("E15", "src/fastmlp/_engine.pyx",
+    ("E15", "src/fastmlp/_predictor.pyx",
      "return self.loss_scale * total / sw_sum",
      "return total / sw_sum",
      "Predictor.loss (validation loss) without the squared error's 1 / n_outputs"),

@@ -14,6 +14,8 @@ estimators work as before and ``set_callbacks`` raises.
 
 import numpy as np
 
+from ._model import _Model
+
 try:  # scikit-learn >= 1.9
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
@@ -79,7 +81,6 @@ class FitTasks:
     def _state(self):
         """The fitted state of a copy of the estimator as it stands now
         (scikit-learn's reconstruction attributes): a model of its own."""
-        from ._base import _Model   # _base imports this module
 
         est = self.est
         model = est._model
