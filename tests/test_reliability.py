@@ -965,7 +965,15 @@ CALLS = {
     "predict_proba": lambda e: e.predict_proba(X[:50]),
     "predict few rows": lambda e: e.predict(X[:2]),
     "failing refit": lambda e: e.fit(X, y),
+    "refit": lambda e: e.fit(X, y),
 }
+REFS = {}
+
+def fitted_for(k):
+    # the model of a refit stopped after epoch k: a refit with max_iter=k
+    if k not in REFS:
+        REFS[k] = pickle.loads(pickle.dumps(base)).set_params(max_iter=k).fit(X, y)
+    return REFS[k]
 name = sys.argv[1]
 call = CALLS[name]
 before_blas = blas()
@@ -977,8 +985,10 @@ while total is None or at < total:
     before = state(est)
     inj = Inject(at if total is not None else -1)
     sys.settrace(inj.glob)
+    returned = False
     try:
         call(est)
+        returned = True
     except (KeyboardInterrupt, ValueError):
         pass
     finally:
@@ -989,7 +999,18 @@ while total is None or at < total:
     problems = []
     if blas() != before_blas:
         problems.append("BLAS threads not restored")
-    if state(est) != before:
+    if name == "refit" and (returned or state(est) != before):
+        # Interrupted after a completed epoch, the fit returns the model of
+        # that epoch; after the fit installed its model (in its last line,
+        # or in scikit-learn's wrapper around fit), the KeyboardInterrupt
+        # leaves the whole fit.
+        ref = fitted_for(est.n_iter_)
+        if not (est.n_iter_ >= 1 and np.array_equal(est._model.theta, ref._model.theta)
+                and est.loss_curve_ == ref.loss_curve_ and est.t_ == ref.t_):
+            problems.append("not the model of a completed epoch")
+        if not returned and est.n_iter_ != base.max_iter:
+            problems.append("raised, but kept part of the fit")
+    elif state(est) != before:
         problems.append("estimator changed")
     if problems:
         bad.append((inj.where, problems))
@@ -1003,12 +1024,15 @@ print(json.dumps(dict(lines=total, tried=at, bad=bad)))
     "predict few rows",
     "predict_proba",
     "failing refit",
+    "refit",
 ])
 def test_ctrl_c_at_any_line_leaves_blas_and_the_estimator_as_before(call):
     """A KeyboardInterrupt injected at every line that fastmlp's Python code
     runs during the call, one at a time (as a SIGINT arriving there would
     raise it): BLAS's thread count is restored and the estimator is as
-    before the call."""
+    before the call - or, for a refit interrupted after its first epoch
+    (which returns), exactly the model of its last completed epoch, and for
+    one interrupted after it installed its model, the whole fit."""
     proc = subprocess.run([sys.executable, "-c", _INJECT_CHILD, call],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

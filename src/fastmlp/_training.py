@@ -241,8 +241,9 @@ def _diverged(message, keeps_state):
 
 class _EpochStart:
     """What an epoch changes, copied at its start, to go back to: the
-    parameters, running statistics and optimiser state (in place), and the
-    estimator's bookkeeping attributes."""
+    parameters, running statistics and optimiser state (in place), the
+    random state (the epoch's shuffle) and the estimator's bookkeeping
+    attributes."""
 
     ATTRS = ("learning_rate_curve_", "_opt_t", "_epochs", "n_iter_", "loss_", "t_",
              "loss_curve_", "validation_scores_", "validation_loss_curve_",
@@ -258,6 +259,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(copy, live)
         self.t = self.optimizer.t
+        self.rng = est._random_state.get_state()
         d = est.__dict__
         self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
                       for k in self.ATTRS if k in d}
@@ -266,6 +268,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(live, copy)
         self.optimizer.t = self.t
+        est._random_state.set_state(self.rng)
         for k in self.ATTRS:
             est.__dict__.pop(k, None)
         est.__dict__.update({k: list(v) if isinstance(v, list) else v
@@ -343,19 +346,22 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     start = _EpochStart(model, optimizer)
 
     est.n_iter_ = 0
-    for _ in range(est.max_iter):
-        # `done`: the epoch and its bookkeeping are complete.  A Ctrl-C
-        # before that, wherever it lands (the engine checks for signals
-        # between minibatches), takes the model back to the epoch's start.
-        done = saved = False
-        try:
+    # `done`: the last epoch and its bookkeeping are complete.  A Ctrl-C
+    # anywhere in the loop before that (the engine checks for signals between
+    # minibatches) takes the model back to the epoch's start; after it, the
+    # epoch stays.  The try is around the loop, not inside it: Python checks
+    # for signals at the loop's jump back too.
+    done, saved = True, False
+    try:
+        for _ in range(est.max_iter):
+            done = saved = False
+            start.save(est)
+            saved = True
             if est.shuffle:
                 sample_idx = shuffle(sample_idx, random_state=est._random_state)
                 order = np.ascontiguousarray(sample_idx, dtype=np.intp)
             else:
                 order = no_order
-            start.save(est)
-            saved = True
             tasks.begin()
             rates = schedule.rates(optimizer.t, n_batches)
             tic = time.perf_counter()
@@ -366,6 +372,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
                 failed = n_batches   # finite losses, but not finite predictions
             if failed >= 0:
                 start.restore(est)
+                done = True   # nothing of the epoch is left to undo
                 tasks.end_unrun()
                 if _stop_at_best_validation(est, validation):
                     break
@@ -405,38 +412,38 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
                 if not stop:
                     est._no_improvement_count = 0
             done = True
-        except KeyboardInterrupt:
-            if saved and not done:
+
+            if tasks.end():
+                break   # a callback asked to stop
+            if plateau:
+                if est.verbose:
+                    print(("Validation score did not improve more than tol=%f for %d "
+                           "consecutive epochs." if validation is not None else
+                           "Training loss did not improve more than tol=%f for %d "
+                           "consecutive epochs.") % (est.tol, est.n_iter_no_change)
+                          + note)
+                if stop:
+                    break
+            if incremental:
+                break
+            if est.n_iter_ == est.max_iter:
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) "
+                    "reached and the optimization hasn't converged yet."
+                    % est.max_iter,
+                    ConvergenceWarning,
+                )
+    except KeyboardInterrupt:
+        if not done:
+            if saved:
                 start.restore(est)
             tasks.end_unrun()
-            if incremental or est.n_iter_ == 0:
-                raise   # the call is undone
-            warnings.warn(
-                "Training interrupted by user; the model is the one of epoch "
-                f"{est.n_iter_}, the last completed.", UserWarning,
-            )
-            break
-
-        if tasks.end():
-            break   # a callback asked to stop
-        if plateau:
-            if est.verbose:
-                print(("Validation score did not improve more than tol=%f for %d "
-                       "consecutive epochs." if validation is not None else
-                       "Training loss did not improve more than tol=%f for %d "
-                       "consecutive epochs.") % (est.tol, est.n_iter_no_change)
-                      + note)
-            if stop:
-                break
-        if incremental:
-            break
-        if est.n_iter_ == est.max_iter:
-            warnings.warn(
-                "Stochastic Optimizer: Maximum iterations (%d) "
-                "reached and the optimization hasn't converged yet."
-                % est.max_iter,
-                ConvergenceWarning,
-            )
+        if incremental or est.n_iter_ == 0:
+            raise   # the call is undone
+        warnings.warn(
+            "Training interrupted by user; the model is the one of epoch "
+            f"{est.n_iter_}, the last completed.", UserWarning,
+        )
 
     if validation is not None and getattr(est, "_best_theta", None) is not None:
         # the best validation weights, and BN's statistics of that epoch
