@@ -517,3 +517,49 @@ def test_model_does_not_depend_on_cpu_affinity(tmp_path):
         with config_context(gemm_blocks=1):
             one_block = _quiet(MLPClassifier(n_threads=1, **kw).fit, X, y)._model.theta
         assert not np.array_equal(one_block, here["default"])
+
+
+_LOCAL_CLUSTER_CHILD = """
+import json, os
+import numpy as np
+from fastmlp import MLPClassifier
+from fastmlp._threads import effective_n_threads
+
+def fit():
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(300, 20), rng.randint(0, 3, 300)
+    return MLPClassifier((32,), max_iter=3, random_state=0).fit(X, y)._model.theta
+
+if __name__ == "__main__":
+    import distributed
+    before = effective_n_threads(None)
+    theta = fit()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \\
+            distributed.Client(cluster) as client:
+        during = effective_n_threads(None)
+        remote = client.submit(fit).result()
+    after = effective_n_threads(None)
+    print(json.dumps(dict(before=before, during=during, after=after,
+                          env=os.environ.get("OMP_NUM_THREADS"),
+                          same_remote=bool(np.array_equal(remote, theta)),
+                          same_after=bool(np.array_equal(fit(), theta)))))
+"""
+
+
+def test_a_dask_local_cluster_leaves_later_fits_their_threads(tmp_path):
+    """Starting a dask LocalCluster sets OMP_NUM_THREADS=1 in the process's
+    environment (for its worker processes) and leaves it so: fits in the
+    process keep OpenMP's thread count all the same (n_threads=None reads
+    OpenMP, not the environment), and a fit on a worker gives the same
+    model."""
+    pytest.importorskip("distributed")
+    script = tmp_path / "child.py"   # a file: the workers re-import __main__
+    script.write_text(_LOCAL_CLUSTER_CHILD)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["before"] == out["during"] == out["after"] >= 1, out
+    assert out["same_remote"] and out["same_after"], out
