@@ -74,9 +74,13 @@ def test_help_shows_the_parameters():
 
 @pytest.mark.parametrize("module", [
     "fastmlp._multilayer_perceptron", "fastmlp._config", "fastmlp.exceptions",
+    "fastmlp._onnx",
 ])
 def test_doctests(module):
     """The examples in the docstrings run and print what they show."""
+    if module == "fastmlp._onnx":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("skl2onnx")
     result = doctest.testmod(importlib.import_module(module),
                              optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -65,6 +65,9 @@ OPTIONAL = (
     ("sklearn.callback", "sklearn.callback", "scikit-learn >= 1.9"),
     ("set_callbacks", "sklearn.callback", "scikit-learn >= 1.9"),
     ("ProgressBar", "rich", "rich"),
+    ("onnxruntime", "onnxruntime", "the onnx extra"),
+    ("skl2onnx", "skl2onnx", "the onnx extra"),
+    ("skops.io", "skops", "skops"),
 )
 
 

@@ -35,6 +35,7 @@ finally:
 
 from ._config import config_context, get_config, set_config
 from ._multilayer_perceptron import MLPClassifier, MLPRegressor
+from ._onnx import register_skl2onnx_converters, to_onnx
 from .exceptions import DivergenceError
 
 from ._build_info import VERSION as __version__  # noqa: E402
@@ -45,5 +46,7 @@ __all__ = [
     "__version__",
     "config_context",
     "get_config",
+    "register_skl2onnx_converters",
     "set_config",
+    "to_onnx",
 ]

@@ -253,7 +253,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # where they replaced the model's)
             model = est._current_model()
             state.pop("_model")
-            state["_network"] = model.network
+            state["_network"] = model.network.to_dict()   # builtins only
             state["_theta"] = model.theta
             state["_running"] = model.running
             for attr in _PARAM_ATTRS:
@@ -272,6 +272,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 )
             )
         parts = [state.pop(k, None) for k in ("_network", "_theta", "_running")]
+        if isinstance(parts[0], dict):
+            parts[0] = Network(**parts[0])
         super().__setstate__(state)
         if parts[0] is not None:
             self._install(_Model(*parts))

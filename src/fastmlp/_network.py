@@ -98,6 +98,19 @@ class Network:
         if max(self.sizes) > _INT_MAX or self.n_params > np.iinfo(np.intp).max // 2:
             raise ValueError("layer too large for 32-bit BLAS")
 
+    def to_dict(self):
+        """The constructor's arguments as Python builtins (for pickles that
+        hold only builtins and arrays, as skops wants)."""
+        return dict(
+            layer_sizes=[int(s) for s in self.sizes], activation=self.activation,
+            out_activation=self.out_activation, loss=self.loss, dtype=self.dtype.name,
+            activation_param=float(self.act_param[0]) if len(self.act_param) else None,
+            batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,
+            bn_eps=self.bn_eps,
+            dropout=[float(p) for p in self.dropout] if len(self.dropout) else None,
+            input_noise=self.input_noise, seed=self.seed,
+        )
+
     @property
     def n_layers(self):
         """Number of weight layers (scikit-learn's ``n_layers_ - 1``)."""
