@@ -13,6 +13,7 @@ import pytest
 
 import fastmlp
 import fastmlp.exceptions
+import fastmlp.inspection
 
 numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
@@ -22,6 +23,7 @@ def _public_objects():
     names = [(fastmlp, n) for n in fastmlp.__all__]
     names += [(fastmlp.exceptions, n) for n in fastmlp.exceptions.__all__
               if n not in fastmlp.__all__]
+    names += [(fastmlp.inspection, n) for n in fastmlp.inspection.__all__]
     for module, name in names:
         obj = getattr(module, name)
         if inspect.isclass(obj):
@@ -74,13 +76,15 @@ def test_help_shows_the_parameters():
 
 @pytest.mark.parametrize("module", [
     "fastmlp._multilayer_perceptron", "fastmlp._config", "fastmlp.exceptions",
-    "fastmlp._onnx",
+    "fastmlp._onnx", "fastmlp.inspection",
 ])
 def test_doctests(module):
     """The examples in the docstrings run and print what they show."""
     if module == "fastmlp._onnx":
         pytest.importorskip("onnxruntime")
         pytest.importorskip("skl2onnx")
+    if module == "fastmlp.inspection":
+        pytest.importorskip("matplotlib")
     result = doctest.testmod(importlib.import_module(module),
                              optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

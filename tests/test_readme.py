@@ -68,6 +68,7 @@ OPTIONAL = (
     ("onnxruntime", "onnxruntime", "the onnx extra"),
     ("skl2onnx", "skl2onnx", "the onnx extra"),
     ("skops.io", "skops", "skops"),
+    ("matplotlib", "matplotlib", "matplotlib"),
 )
 
 
@@ -86,8 +87,10 @@ def _names(code):
 
 
 @pytest.mark.parametrize("document, line, code, not_tested", EXAMPLES)
-def test_example_runs_and_prints(document, line, code, not_tested, capsys):
+def test_example_runs_and_prints(document, line, code, not_tested, capsys, tmp_path,
+                                 monkeypatch):
     assert code is not None, f"{document} is missing"
+    monkeypatch.chdir(tmp_path)   # files an example writes go there
     if not_tested:
         pytest.skip(f"marked {NOT_TESTED}")
     used = _names(code)

@@ -25,6 +25,9 @@ def main(argv=None):
                         help="minibatch size; default 32")
     parser.add_argument("--threads", type=int, default=None,
                         help="fastmlp's n_threads; default every core")
+    parser.add_argument("--plot", metavar="PATH", default=None,
+                        help="save fastmlp's learning curves (loss and learning "
+                             "rate per epoch) to this image file (needs matplotlib)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or min(args.hidden) < 1:
         parser.error("--epochs, --batch-size and --hidden must be positive")
@@ -77,6 +80,15 @@ def main(argv=None):
     print(f"| {'fastmlp':12} | {acc_fast:8.4f} | {t_fast:11.2f} |")
     print(f"| {'scikit-learn':12} | {acc_sk:8.4f} | {t_sk:11.2f} |")
     print(f"\nspeed-up: {t_sk / t_fast:.1f}x")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from fastmlp.inspection import TrainingCurveDisplay
+
+        TrainingCurveDisplay.from_estimator(clf).figure_.savefig(args.plot, dpi=120)
+        print(f"learning curves saved to {args.plot}")
+    else:
+        print("\nSee the learning curves: python -m fastmlp --plot curves.png")
     return 0
 
 
