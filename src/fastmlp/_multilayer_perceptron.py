@@ -78,8 +78,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
           (1 - beta_1^t) m / (sqrt(v) + epsilon): epsilon is added to the
           uncorrected sqrt(v) (Kingma & Ba Sec. 2); PyTorch and the paper's
           Algorithm 1 add it to the corrected one.
-        - ``'adamw'`` (PyTorch's, Loshchilov & Hutter): theta *= 1 - lr
-          weight_decay on the weights (not the biases, unlike PyTorch's
+        - ``'adamw'`` (PyTorch's, Loshchilov & Hutter): ``theta *= 1 - lr *
+          weight_decay`` on the weights (not the biases, unlike PyTorch's
           default), then Adam with epsilon added to the corrected sqrt(v).
         - ``'adagrad'`` (PyTorch's, Duchi et al.): G += g^2; theta -= lr g /
           (sqrt(G) + epsilon), epsilon outside the root (PyTorch's default
@@ -108,15 +108,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         for every first-order solver but ``'adam'``, which scikit-learn
         (and so fastmlp) runs at a constant rate whatever this says:
 
-        - ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t, t_ counting
-          samples, updated after each epoch;
+        - ``'invscaling'``: ``lr = lr_init / (t_ + 1) ** power_t``, ``t_``
+          counting samples, updated after each epoch;
         - ``'adaptive'``: divide the rate by 5 whenever training would stop
           for lack of improvement, until it falls below 1e-6.
 
         The others apply to every first-order solver (adam included), with
         parameters from ``lr_schedule_params``:
 
-        - ``'step'``: lr_init * gamma ** floor(epoch / step_size)
+        - ``'step'``: ``lr_init * gamma ** floor(epoch / step_size)``
           (``step_size=10`` epochs, ``gamma=0.1``; PyTorch's StepLR);
         - ``'cosine'``: eta_min + (lr_init - eta_min) (1 + cos(pi epoch /
           T_max)) / 2 (``T_max=max_iter`` epochs, ``eta_min=0``);
@@ -138,8 +138,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``'rmsprop'``, 1.0 for ``'adadelta'``.
 
     power_t : float, default=0.5
-        Exponent of ``'invscaling'``: lr = lr_init / (t_ + 1) ** power_t,
-        with t_ the number of samples seen, updated after each epoch.
+        Exponent of ``'invscaling'``: ``lr = lr_init / (t_ + 1) ** power_t``,
+        with ``t_`` the number of samples seen, updated after each epoch.
 
     max_iter : int, default=200
         Maximum number of epochs (iterations for lbfgs).
@@ -338,7 +338,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit (only for X with string column
         names).
 
