@@ -109,6 +109,11 @@ def _activation(g, name, x):
         half = g.node("Mul", [x, g.const("half", 0.5)])
         return g.node("Mul", [half, g.node("Add", [e, g.const("one", 1.0)])], name)
     if name == "silu":
+        if double:
+            # x / (1 + exp(-x)): onnxruntime fuses x * Sigmoid(x) into its
+            # QuickGelu, which has no double kernel in some versions
+            return g.node("Div", [x, g.node("Add", [g.const("one", 1.0), g.node(
+                "Exp", [g.node("Neg", [x])])])], name)
         return g.node("Mul", [x, g.node("Sigmoid", [x])], name)
     raise ValueError(f"no ONNX form for the activation {name!r}")
 
