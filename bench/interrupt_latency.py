@@ -18,6 +18,9 @@ import sys
 
 CHILD = r"""
 import json, os, signal, sys, threading, time, warnings
+# Ctrl-C as from a terminal, even when this runs as a background job (which
+# starts with SIGINT ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import fastmlp
 args = json.loads(sys.argv[1])

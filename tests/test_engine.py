@@ -548,3 +548,29 @@ def test_predictor_checks_and_few_rows():
     assert pred.forward_few(X[:2].copy(), logits, 1, True)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(e / e.sum(axis=1, keepdims=True), few, rtol=1e-5)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "gelu", "logistic", "elu"])
+def test_layer_values_against_numpy(act):
+    """Engine.layer_values: each hidden layer's activations (a prediction's)
+    and per-sample back-propagated gradients dl/dz, from the reference's
+    forward pass and backpropagation."""
+    rng = np.random.RandomState(0)
+    net = Network([5, 7, 6, 3], act, "softmax", "log_loss", np.float64)
+    theta = net.init_params(rng)
+    X = rng.randn(10, 5)
+    Y = np.eye(3)[rng.randint(0, 3, 10)]
+    activations, gradients = Engine(net, 16).layer_values(X, Y, theta)
+    coefs = [np.asarray(c) for c in net.coefs(theta)]
+    biases = [np.asarray(b) for b in net.intercepts(theta)]
+    Z, A = ref.forward(coefs, biases, X, act, "softmax")
+    delta = ref.output_delta("softmax", "log_loss", Z[-1], Y)
+    expected = [None, None]
+    for l in (2, 1):
+        delta = (delta @ coefs[l].T) * ref.activation_derivative(act, Z[l - 1])
+        expected[l - 1] = delta
+    for l in range(2):
+        np.testing.assert_allclose(activations[l], A[l + 1], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(gradients[l], expected[l], rtol=1e-10, atol=1e-15)
+    with pytest.raises(ValueError, match="1 to 16 rows"):
+        Engine(net, 16).layer_values(np.zeros((17, 5)), np.zeros((17, 3)), theta)

@@ -183,7 +183,7 @@ def test_glorot_uniform_matches_sklearn_estimator():
 
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("weight_init", [w for w in WEIGHT_INITS
-                                         if w != "glorot_uniform"])
+                                         if w not in ("glorot_uniform", "standard")])
 def test_other_initialisations(weight_init, act):
     """glorot_normal: N(0, 2 / (fan_in + fan_out)); he_*: variance gain^2 /
     fan_in, gain^2 = 2 / (1 + a^2) with a leaky ReLU's slope (PyTorch's
@@ -212,7 +212,21 @@ def test_he_gain_follows_the_leaky_slope():
     with pytest.raises(ValueError, match="weight_init must be one of"):
         net.init_params(np.random.RandomState(0), "zeros")
     assert set(WEIGHT_INITS) == {"glorot_uniform", "glorot_normal", "he_uniform",
-                                 "he_normal"}
+                                 "he_normal", "standard"}
+
+
+def test_standard_initialisation_is_pytorch_linear():
+    """'standard': weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    the bound of PyTorch's nn.Linear (and Glorot & Bengio's heuristic)."""
+    fi, fo = 400, 300
+    net = Network([fi, fo, 2], "tanh", "softmax", "log_loss", np.float64)
+    theta = net.init_params(np.random.RandomState(0), "standard")
+    bound = 1 / np.sqrt(fi)
+    W, b = net.coefs(theta)[0], net.intercepts(theta)[0]
+    assert np.abs(W).max() <= bound and np.abs(W).max() > 0.99 * bound
+    assert W.var() == pytest.approx(bound**2 / 3, rel=0.02)
+    assert np.abs(b).max() <= bound and b.std() > 0
+    assert np.abs(net.intercepts(theta)[1]).max() <= 1 / np.sqrt(fo)
 
 
 @pytest.mark.parametrize("weight_init", WEIGHT_INITS)

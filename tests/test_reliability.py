@@ -57,6 +57,11 @@ _CHILD_PRELUDE = """
 import json, os, pickle, signal, sys, threading, time, warnings
 import numpy as np
 
+# A process started with SIGINT ignored (a background job of a shell without
+# job control) keeps it ignored, and Python with it: Ctrl-C, as the tests
+# send it, needs Python's own handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def report(**kw):
     print("RESULT " + json.dumps(kw), flush=True)
 """

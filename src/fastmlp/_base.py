@@ -120,6 +120,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "weight_init": [StrOptions(set(WEIGHT_INITS))],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "scoring": [None, str, callable],
+        "record_layer_stats": ["boolean"],
     }
 
     @abstractmethod
@@ -130,7 +131,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         early_stopping, validation_fraction, beta_1, beta_2, epsilon,
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
-        dropout, input_noise, scoring,
+        dropout, input_noise, scoring, record_layer_stats,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -168,6 +169,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.dropout = dropout
         self.input_noise = input_noise
         self.scoring = scoring
+        self.record_layer_stats = record_layer_stats
 
     # Subclass hooks -----------------------------------------------------------
 
@@ -481,6 +483,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.out_activation_ = out_activation
         for attr in ("_opt_state", "_best_theta", "_best_running"):
             self.__dict__.pop(attr, None)
+        self.layer_stats_ = None
         if SOLVERS[self.solver].stochastic:
             self.loss_curve_ = []
             self._no_improvement_count = 0

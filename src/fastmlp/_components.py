@@ -134,4 +134,4 @@ assert {s.name for s in SOLVERS.values() if s.stochastic} == set(_tables.SOLVERS
 STOCHASTIC_SOLVERS = tuple(name for name, s in SOLVERS.items() if s.stochastic)
 
 #: Weight initialisations (``_network.Network.init_params``).
-WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "standard")

@@ -29,7 +29,7 @@ from ._openmp_helpers cimport omp_get_num_procs, omp_get_wtime
 from ._optim cimport Optimizer, optimizer_step
 from ._parallel cimport gather, sumsq
 from ._passes cimport (
-    LayoutArrays, forward_backward, mark, plan_dwork, plan_workspace,
+    LayoutArrays, forward, forward_backward, mark, plan_dwork, plan_workspace,
 )
 from ._passes import check_blas_size, n_dwork
 from ._regularization cimport add_noise
@@ -410,6 +410,63 @@ cdef class Engine:
         if signalled:
             raise_pending()
         return (self.loss_scale * loss + 0.5 * self.alpha * sumsq_w) / sw_total
+
+    def layer_values(self, const floating[:, ::1] X, const floating[:, ::1] Y,
+                     const floating[::1] theta):
+        """Each hidden layer's activations and back-propagated gradients for
+        the rows of a dense X (at most the capacity): ``(activations,
+        gradients)``, two lists of (rows, width) arrays, one per hidden layer.
+
+        The activations are those of a prediction (BN with the running
+        statistics, no dropout).  The gradients are dl_i/dz, each sample's
+        loss differentiated with respect to the layer's pre-activation z = a W
+        (+ b; before BN), from a training pass over these rows (BN with their
+        statistics, no dropout or input noise, the running statistics left
+        as they are): the back-propagated gradients of Glorot & Bengio
+        (2010).  The engine's gradient buffer is overwritten.
+        """
+        cdef intp n = X.shape[0], l, L = self.arrays.lay.n_layers, width, off
+        cdef Training tr = self.tr
+        cdef Pass p
+        cdef Batch batch
+        cdef double ss = 0.0, loss
+        cdef floating[::1] g = self.grad
+        self._check(X, Y, np.empty(0, dtype=self.dtype), theta)
+        if not 0 < n <= self.capacity:
+            raise ValueError(f"layer_values takes 1 to {self.capacity} rows")
+        if self.arrays.lay.bn and n < 2:
+            raise ValueError("batch norm needs 2 rows")
+        work = self.work
+
+        def hidden():
+            out = []
+            for l in range(L - 1):
+                width = self.arrays.lay.sizes[l + 1]
+                off = self.ws.act[l]
+                out.append(np.array(work[off:off + n * width]).reshape(n, width))
+            return out
+
+        p = self._pass(NULL)   # a prediction
+        p.sparse = NULL
+        with nogil:
+            forward(&p, &theta[0], &X[0, 0], n, False)
+        activations = hidden()
+        tr.dropout = NULL
+        tr.input_noise = 0.0
+        tr.update_stats = False
+        p = self._pass(&tr)
+        p.sparse = NULL        # the dense first layer
+        batch.rows = n
+        batch.x = &X[0, 0]
+        batch.y = &Y[0, 0]
+        batch.sw = NULL
+        batch.scale = 1.0      # per sample, not averaged
+        with nogil:
+            loss = forward_backward(&p, &batch, &theta[0], &g[0], 0.0, True, &ss)
+        if not isfinite(loss):
+            # (the pass stopped before its backward part)
+            return activations, [np.full_like(a, np.nan) for a in activations]
+        return activations, hidden()
 
     def set_running_statistics(self, X, const floating[:, ::1] Y,
                                const floating[::1] theta):

@@ -200,12 +200,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``X``; fastmlp defaults to float32, as PyTorch does.
 
     weight_init : {'glorot_uniform', 'glorot_normal', 'he_uniform', \
-'he_normal'}, default='glorot_uniform'
+'he_normal', 'standard'}, default='glorot_uniform'
         Initialisation. ``'glorot_uniform'`` is scikit-learn's (weights and
         biases from U(-r, r), r = sqrt(6 / (fan_in + fan_out)), 2 instead of
-        6 for the logistic activation). The others draw the weights from
-        Glorot's normal or He's uniform / normal distributions (gain
-        sqrt(2 / (1 + slope^2))) and start the biases at zero.
+        6 for the logistic activation). ``'glorot_normal'``, ``'he_uniform'``
+        and ``'he_normal'`` draw the weights from Glorot's normal or He's
+        uniform / normal distributions (gain sqrt(2 / (1 + slope^2))) and
+        start the biases at zero. ``'standard'`` is the heuristic Glorot &
+        Bengio (2010) compare against, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+        for weights and biases: PyTorch's ``nn.Linear`` default.
 
     n_threads : int, default=None
         Threads for the engine's loops and BLAS. None is OpenMP's maximum
@@ -288,6 +291,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``class_weight``) is scored with its weights, passed as
         ``sample_weight=``: a callable must then accept that keyword.
 
+    record_layer_stats : bool, default=False
+        Record, at the end of each epoch (first-order solvers), each hidden
+        layer's activations and back-propagated gradients on a fixed probe
+        batch (up to ``batch_size`` evenly spaced training rows), as
+        ``layer_stats_``: the quantities of Glorot & Bengio's (2010)
+        figures. The engine computes them in one extra forward and backward
+        pass of the probe per epoch; :class:`fastmlp.inspection.LayerStatsDisplay`
+        draws them.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -354,6 +366,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     out_activation_ : str
         ``'softmax'`` for multiclass, ``'logistic'`` for binary and
         multilabel targets.
+
+    layer_stats_ : list of dict or None
+        With ``record_layer_stats=True`` and a first-order solver, one dict
+        per epoch: ``'activation_mean'``, ``'activation_std'``,
+        ``'gradient_mean'``, ``'gradient_std'`` (arrays with one value per
+        hidden layer, over the probe's samples and the layer's units) and
+        ``'activation_hist'``, ``'gradient_hist'`` (per hidden layer, a pair
+        of 40 counts and their 41 bin edges). The activations are those of a
+        prediction; the gradients are each sample's dl/dz for the layer's
+        pre-activation z (before batch norm). None otherwise.
 
     See Also
     --------
@@ -443,6 +465,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         input_noise=0.0,
         class_weight=None,
         scoring=None,
+        record_layer_stats=False,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -481,6 +504,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             dropout=dropout,
             input_noise=input_noise,
             scoring=scoring,
+            record_layer_stats=record_layer_stats,
         )
         self.class_weight = class_weight
 
@@ -873,6 +897,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         (scikit-learn's), ``'loss'`` minus the validation loss, or a scorer
         name or callable; see :class:`MLPClassifier`.
 
+    record_layer_stats : bool, default=False
+        Record each hidden layer's activations and back-propagated gradients
+        per epoch, as ``layer_stats_``; see :class:`MLPClassifier`.
+
     Attributes
     ----------
     loss_ : float
@@ -888,6 +916,10 @@ n_layers_, n_outputs_
 
     out_activation_ : str
         ``'identity'``, ``'softplus'``, ``'logistic'`` or ``'exp'``.
+
+    layer_stats_ : list of dict or None
+        Per-epoch statistics of the hidden layers; see
+        :class:`MLPClassifier`.
 
     See Also
     --------
@@ -964,6 +996,7 @@ n_layers_, n_outputs_
         input_noise=0.0,
         out_activation=None,
         scoring=None,
+        record_layer_stats=False,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1002,6 +1035,7 @@ n_layers_, n_outputs_
             dropout=dropout,
             input_noise=input_noise,
             scoring=scoring,
+            record_layer_stats=record_layer_stats,
         )
         self.out_activation = out_activation
 

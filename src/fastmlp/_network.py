@@ -182,8 +182,9 @@ class Network:
         6 for the logistic activation).  ``glorot_normal``: W ~ N(0, 2 /
         (fan_in + fan_out)).  ``he_uniform`` / ``he_normal``: variance
         gain**2 / fan_in with gain**2 = 2 / (1 + a**2) (a = 0 except for
-        leaky ReLU's slope), as PyTorch's ``kaiming_*_``.  The last three
-        start the biases at zero.
+        leaky ReLU's slope), as PyTorch's ``kaiming_*_``.  These three start
+        the biases at zero.  ``standard``: W and b ~ U(-1/sqrt(fan_in),
+        1/sqrt(fan_in)) (Glorot & Bengio's "standard"; PyTorch's nn.Linear).
         """
         if weight_init not in WEIGHT_INITS:
             raise ValueError(
@@ -197,6 +198,11 @@ class Network:
                                          self.sizes[1:]):
             if weight_init == "glorot_uniform":
                 bound = np.sqrt(spec.glorot_factor / (fan_in + fan_out))
+                W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+                b[...] = random_state.uniform(-bound, bound, fan_out)
+            elif weight_init == "standard":
+                # Glorot & Bengio's "standard" heuristic; PyTorch's nn.Linear
+                bound = 1.0 / np.sqrt(fan_in)
                 W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
                 b[...] = random_state.uniform(-bound, bound, fan_out)
             elif weight_init == "glorot_normal":

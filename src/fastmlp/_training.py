@@ -198,6 +198,46 @@ def _probe_rows(X):
     return np.ascontiguousarray(rows)
 
 
+#: Bins of the histograms of layer_stats_.
+_STATS_BINS = 40
+
+
+def _layer_stats_probe(est, X, Y, capacity):
+    """(X, Y) of the probe batch of record_layer_stats (up to `capacity`
+    evenly spaced rows, dense), or None; starts est.layer_stats_ (a copy:
+    undoing the call finds the old list untouched)."""
+    if not est.record_layer_stats or len(est._model.network.sizes) < 3:
+        return None
+    est.layer_stats_ = list(getattr(est, "layer_stats_", None) or [])
+    step = max(1, X.shape[0] // capacity)
+    rows = X[::step][:capacity]
+    if est.batch_norm and rows.shape[0] < 2:
+        return None
+    rows = rows.toarray() if sp.issparse(rows) else rows
+    return (np.ascontiguousarray(rows, dtype=est._model.network.dtype),
+            np.ascontiguousarray(Y[::step][:capacity]))
+
+
+def _layer_stats(engine, theta, X, Y):
+    """One epoch's entry of layer_stats_: the hidden layers' activations
+    and back-propagated gradients on the probe, summarised."""
+    activations, gradients = engine.layer_values(X, Y, theta)
+    entry = {}
+    for name, values in (("activation", activations), ("gradient", gradients)):
+        values = [np.asarray(v, dtype=np.float64) for v in values]
+        entry[f"{name}_mean"] = np.array([v.mean() for v in values])
+        entry[f"{name}_std"] = np.array([v.std() for v in values])
+        hists = []
+        for v in values:
+            finite = v[np.isfinite(v)]
+            lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+            counts, edges = np.histogram(finite, bins=_STATS_BINS,
+                                         range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
+            hists.append((counts, edges))
+        entry[f"{name}_hist"] = hists
+    return entry
+
+
 def _engine_input(X, net, capacity, plan, input_noise):
     """(X as the engine reads it, its Engine keywords for the first layer):
     a scipy.sparse X becomes a CSRInput, trained on the sparse first layer
@@ -248,7 +288,7 @@ class _EpochStart:
     ATTRS = ("learning_rate_curve_", "_opt_t", "_epochs", "n_iter_", "loss_", "t_",
              "loss_curve_", "validation_scores_", "validation_loss_curve_",
              "best_validation_score_", "_best_theta", "_best_running",
-             "_no_improvement_count", "best_loss_", "_schedule_state")
+             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_")
 
     def __init__(self, model, optimizer):
         self.arrays = [(a, np.empty_like(a))
@@ -336,6 +376,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     no_order = np.empty(0, dtype=np.intp)
     sw = _weights(sample_weight, net.dtype)
     probe = _probe_rows(X)
+    stats_probe = _layer_stats_probe(est, X, Y, batch_size)
     X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
@@ -405,6 +446,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             _update_no_improvement_count(est, scores)
             schedule.end_epoch(est.t_)
             est._schedule_state = schedule.get_state()
+            if stats_probe is not None:
+                est.layer_stats_.append(_layer_stats(engine, theta, *stats_probe))
             plateau = est._no_improvement_count > est.n_iter_no_change
             if plateau:
                 stop, note = schedule.on_plateau()

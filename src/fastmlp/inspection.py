@@ -3,11 +3,14 @@ an optional dependency: ``pip install "fastmlp[plot]"``).
 
 ``TrainingCurveDisplay`` shows what a fit recorded per epoch: the training
 loss (and the validation loss), the validation score, the learning rate.
+``LayerStatsDisplay`` shows the hidden layers' activations and
+back-propagated gradients that ``record_layer_stats=True`` recorded, as in
+Glorot & Bengio (2010).
 """
 
 import numpy as np
 
-__all__ = ["TrainingCurveDisplay"]
+__all__ = ["LayerStatsDisplay", "TrainingCurveDisplay"]
 
 
 def _pyplot():
@@ -177,5 +180,153 @@ class TrainingCurveDisplay:
         axes[-1].set_xlabel("epoch")
         if self.estimator_name:
             axes[0].set_title(self.estimator_name)
+        self.axes_, self.figure_ = axes, fig
+        return self
+
+
+class LayerStatsDisplay:
+    """The hidden layers' activations and back-propagated gradients.
+
+    Three panels, as Glorot & Bengio's (2010) figures: the mean activation
+    of each hidden layer per epoch, with a band of one standard deviation;
+    the histogram of each layer's activations at one epoch; the histogram of
+    each layer's back-propagated gradients dl/dz at that epoch.  Create it
+    with :meth:`from_estimator` from an estimator fitted with
+    ``record_layer_stats=True``.
+
+    Parameters
+    ----------
+    layer_stats : list of dict
+        The estimator's ``layer_stats_``.
+    epoch : int, default=None
+        The epoch (1-based) of the histograms; None is the last.
+    estimator_name : str, default=None
+        The name in the figure's title.
+
+    Attributes
+    ----------
+    axes_ : ndarray of matplotlib Axes
+        The three panels.
+    figure_ : matplotlib Figure
+        Their figure.
+    lines_ : dict of str to list of matplotlib Line2D
+        ``"activation mean"``, ``"activation histogram"`` and
+        ``"gradient histogram"``: one line per hidden layer.
+
+    See Also
+    --------
+    LayerStatsDisplay.from_estimator : The display of a fitted estimator.
+    TrainingCurveDisplay : The loss, score and learning rate per epoch.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from fastmlp import MLPClassifier
+    >>> from fastmlp.inspection import LayerStatsDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier((64, 64), activation="tanh", max_iter=5,
+    ...                     record_layer_stats=True, random_state=0)
+    >>> display = LayerStatsDisplay.from_estimator(clf.fit(X / 16, y))
+    >>> len(display.lines_["activation histogram"])
+    2
+    """
+
+    def __init__(self, layer_stats, *, epoch=None, estimator_name=None):
+        self.layer_stats = layer_stats
+        self.epoch = epoch
+        self.estimator_name = estimator_name
+
+    @classmethod
+    def from_estimator(cls, estimator, *, epoch=None, axes=None):
+        """The layer statistics of a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : MLPClassifier or MLPRegressor
+            Fitted with ``record_layer_stats=True`` and a first-order solver.
+        epoch : int, default=None
+            The epoch (1-based) of the histograms; None is the last.
+        axes : sequence of 3 matplotlib Axes, default=None
+            The panels; None makes a new figure.
+
+        Returns
+        -------
+        display : LayerStatsDisplay
+            The display, drawn.
+
+        Raises
+        ------
+        ValueError
+            If the estimator recorded no statistics.
+        """
+        from ._base import check_fitted
+
+        check_fitted(estimator)
+        stats = getattr(estimator, "layer_stats_", None)
+        if not stats:
+            raise ValueError("the estimator recorded no layer statistics: fit it with "
+                             "record_layer_stats=True, a first-order solver and at "
+                             "least one hidden layer.")
+        return cls(stats, epoch=epoch,
+                   estimator_name=type(estimator).__name__).plot(axes=axes)
+
+    def plot(self, *, axes=None):
+        """Draw the panels.
+
+        Parameters
+        ----------
+        axes : sequence of 3 matplotlib Axes, default=None
+            The panels; None makes a new figure.
+
+        Returns
+        -------
+        display : LayerStatsDisplay
+            The display, with ``axes_``, ``figure_`` and ``lines_`` set.
+        """
+        plt = _pyplot()
+        stats = self.layer_stats
+        n_epochs = len(stats)
+        epoch = n_epochs if self.epoch is None else int(self.epoch)
+        if not 1 <= epoch <= n_epochs:
+            raise ValueError(f"epoch must be in [1, {n_epochs}]; got {self.epoch}.")
+        if axes is None:
+            fig, axes = plt.subplots(3, 1, figsize=(6.4, 8.4))
+        else:
+            axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
+            if len(axes) != 3:
+                raise ValueError(f"axes must hold 3 Axes; got {len(axes)}.")
+            fig = axes[0].figure
+        axes = np.asarray(axes, dtype=object).ravel()
+        mean = np.array([s["activation_mean"] for s in stats])
+        std = np.array([s["activation_std"] for s in stats])
+        epochs = np.arange(1, n_epochs + 1)
+        self.lines_ = {"activation mean": [], "activation histogram": [],
+                       "gradient histogram": []}
+        for layer in range(mean.shape[1]):
+            (line,) = axes[0].plot(epochs, mean[:, layer], label=f"layer {layer + 1}")
+            axes[0].fill_between(epochs, mean[:, layer] - std[:, layer],
+                                 mean[:, layer] + std[:, layer],
+                                 color=line.get_color(), alpha=0.15)
+            self.lines_["activation mean"].append(line)
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("activation (mean, std)")
+        axes[0].legend(fontsize="small")
+        for ax, name in ((axes[1], "activation"), (axes[2], "gradient")):
+            for layer, (counts, edges) in enumerate(stats[epoch - 1][f"{name}_hist"]):
+                counts = np.asarray(counts, dtype=float)
+                density = counts / max(counts.sum(), 1.0) / np.diff(edges)
+                (line,) = ax.plot((edges[:-1] + edges[1:]) / 2, density,
+                                  label=f"layer {layer + 1}")
+                self.lines_[f"{name} histogram"].append(line)
+            ax.set_xlabel("activation value" if name == "activation"
+                          else "back-propagated gradient dl/dz")
+            ax.set_ylabel("density")
+            ax.set_title(f"{name}s at epoch {epoch}", fontsize="medium")
+            ax.legend(fontsize="small")
+        if self.estimator_name:
+            axes[0].set_title(self.estimator_name)
+        fig.tight_layout()
         self.axes_, self.figure_ = axes, fig
         return self
