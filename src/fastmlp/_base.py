@@ -10,6 +10,7 @@ it.
 
 import warnings
 from abc import ABCMeta, abstractmethod
+from operator import is_ as _is
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -230,6 +231,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         use: the fitted one, or one made from the public attributes where the
         user replaced their arrays (checked by _model_from_attributes).  With
         `network` (a warm start's), the attributes must fit it."""
+        if network is None:
+            # The usual case, on predict's latency path: the public lists
+            # are the model's own, holding its own views (one dict, read
+            # once: fits replace the whole __dict__, never a key of it).
+            d = self.__dict__
+            model = d["_model"]
+            for k, v in model.views.items():
+                a = d.get(k)
+                if type(a) is not list or len(a) != len(v) or not all(map(_is, a, v)):
+                    break
+            else:
+                return model
         model, attrs = self._snapshot()
         if network is None:
             network = model.network
