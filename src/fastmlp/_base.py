@@ -216,39 +216,24 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             if attr not in model.views:
                 self.__dict__.pop(attr, None)
 
-    def _snapshot(self):
-        """(model, public parameter attributes) read together, consistent
-        even while another thread installs a new model."""
-        d = self.__dict__
-        while True:
-            model = d["_model"]
-            attrs = {attr: d.get(attr) for attr in _PARAM_ATTRS}
-            if d["_model"] is model:
-                return model, attrs
-
     def _current_model(self, network=None):
         """The model that predictions, partial_fit, warm starts and pickles
         use: the fitted one, or one made from the public attributes where the
         user replaced their arrays (checked by _model_from_attributes).  With
         `network` (a warm start's), the attributes must fit it."""
+        # One dict, read once: fits replace the whole __dict__, never a key
+        # of it, so the model and the public lists are of one state.
+        d = self.__dict__
+        model = d["_model"]
         if network is None:
-            # The usual case, on predict's latency path: the public lists
-            # are the model's own, holding its own views (one dict, read
-            # once: fits replace the whole __dict__, never a key of it).
-            d = self.__dict__
-            model = d["_model"]
+            # the usual case, on predict's latency path: the public lists are
+            # the model's own, holding its own views
+            network = model.network
             for k, v in model.views.items():
                 a = d.get(k)
                 if type(a) is not list or len(a) != len(v) or not all(map(_is, a, v)):
                     break
             else:
-                return model
-        model, attrs = self._snapshot()
-        if network is None:
-            network = model.network
-            if all(type(attrs[k]) is list and len(attrs[k]) == len(v)
-                   and all(a is b for a, b in zip(attrs[k], v))
-                   for k, v in model.views.items()):
                 return model
         elif network.batch_norm != model.network.batch_norm:
             raise ValueError(
@@ -256,7 +241,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"model's ({model.network.batch_norm}); with warm_start=True the "
                 "architecture must stay the same (refit with warm_start=False)."
             )
-        return _model_from_attributes(network, attrs)
+        return _model_from_attributes(network, {k: d.get(k) for k in _PARAM_ATTRS})
 
     def __getstate__(self):
         est = self._reader()   # one fitted state, even beside a refit
