@@ -355,8 +355,34 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, validation):
         # imported here: _training imports this module
-        from ._training import fit_lbfgs, fit_stochastic, thread_plan
+        from ._training import fit_lbfgs, fit_stochastic
 
+        hidden, dtype, first_pass = self._check_fit_params(incremental)
+        # Everything that can reject the input runs before any state changes,
+        # so that a fitted model survives a failed call untouched.
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        class_weights = self._class_weights(Y, incremental)
+        if class_weights is not None:
+            # multiplied into sample_weight in float64, before its conversion
+            sample_weight = class_weights * (
+                1.0 if sample_weight is None
+                else np.asarray(sample_weight, dtype=np.float64))
+        if sample_weight is not None:
+            sample_weight = _checked_weights(sample_weight, X, dtype)
+        if validation is not None:
+            validation = self._validation_data(*validation, dtype=dtype)
+        plan = self._start_model(X.shape, Y, hidden, dtype, first_pass)
+        if SOLVERS[self.solver].stochastic:
+            blas_limit.run(plan.blas_threads, fit_stochastic, self, X, Y,
+                           sample_weight, incremental, plan, validation)
+        else:
+            blas_limit.run(plan.blas_threads, fit_lbfgs, self, X, Y, sample_weight, plan)
+        return self
+
+    def _check_fit_params(self, incremental):
+        """The checks of a fit's hyper-parameters that scikit-learn's
+        validation does not make: ``(hidden sizes, dtype, first_pass)``,
+        `first_pass` whether the fit starts from a new initialisation."""
         if incremental and hasattr(self, "coefs_"):
             # scikit-learn's _fit_context validates only the first call of
             # partial_fit; a hyper-parameter set since then would otherwise
@@ -375,28 +401,25 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"dtype={self.dtype!r} differs from the dtype the model was "
                 f"fitted with ({self._model.network.dtype}); refit from scratch."
             )
-        # Everything that can reject the input runs before any state changes,
-        # so that a fitted model survives a failed call untouched.
-        X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
-        class_weights = self._class_weights(Y, incremental)
-        if class_weights is not None:
-            # multiplied into sample_weight in float64, before its conversion
-            sample_weight = class_weights * (
-                1.0 if sample_weight is None
-                else np.asarray(sample_weight, dtype=np.float64))
-        if sample_weight is not None:
-            sample_weight = _checked_weights(sample_weight, X, dtype)
-        if validation is not None:
-            validation = self._validation_data(*validation, dtype=dtype)
-        layer_sizes = [X.shape[1]] + hidden + [Y.shape[1]]
+        return hidden, dtype, first_pass
+
+    def _start_model(self, shape, Y, hidden, dtype, first_pass):
+        """Install the model a fit starts from, for data of `shape` (n_samples,
+        n_features) and target matrix `Y` (only its width is read): a new
+        initialisation (`first_pass`) or the fitted parameters (a warm start
+        or partial_fit).  Returns the fit's ThreadPlan."""
+        from ._training import thread_plan
+
+        n_samples, n_features = shape
+        layer_sizes = [n_features] + hidden + [Y.shape[1]]
         out_activation, loss = self._output_layer(Y)
         dropout = self._dropout_rates(len(hidden))
-        if self.batch_norm and (X.shape[0] < 2 or SOLVERS[self.solver].stochastic
+        if self.batch_norm and (n_samples < 2 or SOLVERS[self.solver].stochastic
                                 and self.batch_size != "auto" and self.batch_size < 2):
             raise ValueError(
                 "batch_norm needs minibatches of at least 2 samples: expected "
                 "more than 1 value per feature when training (batch_size="
-                f"{self.batch_size}, n_samples={X.shape[0]})."
+                f"{self.batch_size}, n_samples={n_samples})."
             )
         needs_seed = np.any(dropout > 0) or self.input_noise > 0
         network = Network(
@@ -431,14 +454,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # random stream (shuffles) stays scikit-learn's.
             network.seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         self._install(_Model(network, theta, running))
-
-        plan = thread_plan(effective_n_threads(self.n_threads))
-        if SOLVERS[self.solver].stochastic:
-            blas_limit.run(plan.blas_threads, fit_stochastic, self, X, Y,
-                           sample_weight, incremental, plan, validation)
-        else:
-            blas_limit.run(plan.blas_threads, fit_lbfgs, self, X, Y, sample_weight, plan)
-        return self
+        return thread_plan(effective_n_threads(self.n_threads))
 
     def _validation_data(self, X_val, y_val, sample_weight_val, dtype):
         """A user's validation set, checked as the training data, or None:

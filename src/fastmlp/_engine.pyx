@@ -349,11 +349,16 @@ cdef class Engine:
 
     def loss_and_grad(self, X, const floating[:, ::1] Y,
                       const floating[::1] sample_weight, const floating[::1] theta,
-                      floating[::1] grad, bint update_stats=False):
+                      floating[::1] grad, bint update_stats=False,
+                      double total_weight=0.0):
         """Full-batch objective and its gradient (into `grad`), without the GIL.
 
         The objective is ``(loss_scale * sum_i sw_i l_i + alpha/2 ||W||^2) /
-        sum_i sw_i``, scikit-learn's loss; rows are processed in chunks of
+        sum_i sw_i``, scikit-learn's loss; with `total_weight` > 0 the
+        divisor is `total_weight` instead: these rows are one part of a
+        larger data set (distributed training sums the parts' objectives
+        and gradients, each computed exactly as the whole's chunks would
+        be).  Rows are processed in chunks of
         the engine's capacity and their gradients summed.  X is a dense array
         (its first layer then dense) or a ``CSRInput`` (read where it is, on
         the sparse first layer).  BN uses the statistics of the whole batch
@@ -387,6 +392,8 @@ cdef class Engine:
             sw_total = 0.0
             for i in range(n):
                 sw_total += sample_weight[i]
+        if total_weight > 0:
+            sw_total = total_weight
         with nogil:
             start = 0
             while start < n:
