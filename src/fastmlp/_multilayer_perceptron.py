@@ -539,19 +539,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, Y
 
     def _encode_validation(self, y_val, dtype):
+        return self._encode_targets(y_val, dtype, "y_val")
+
+    def _encode_targets(self, y, dtype, name="y"):
+        """The target matrix of labels `y` of the fitted classes (a
+        validation set's, or a block of distributed training data's)."""
         if self._label_binarizer.y_type_.startswith("multilabel"):
-            y_val = np.asarray(y_val)
-            if y_val.ndim != 2 or y_val.shape[1] != len(self.classes_):
+            y = np.asarray(y)
+            if y.ndim != 2 or y.shape[1] != len(self.classes_):
                 raise ValueError(
-                    f"y_val must be a label indicator matrix of {len(self.classes_)} "
-                    f"columns, as y; got shape {y_val.shape}."
+                    f"{name} must be a label indicator matrix of {len(self.classes_)} "
+                    f"columns, as y; got shape {y.shape}."
                 )
         else:
-            unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
             if len(unseen):
-                raise ValueError(f"y_val has classes {unseen.tolist()} not in y's "
+                raise ValueError(f"{name} has classes {unseen.tolist()} not in the "
                                  f"classes {self.classes_.tolist()}.")
-        return _one_hot(self._label_binarizer, y_val, dtype)
+        return _one_hot(self._label_binarizer, y, dtype)
 
     def _class_weights(self, Y, incremental):
         """scikit-learn's class_weight, as SGDClassifier's: per-sample
@@ -1091,7 +1096,12 @@ n_layers_, n_outputs_
         return Y
 
     def _encode_validation(self, y_val, dtype):
-        return self._targets(np.asarray(y_val, dtype=np.float64), dtype, "y_val")
+        return self._encode_targets(y_val, dtype, "y_val")
+
+    def _encode_targets(self, y, dtype, name="y"):
+        """The checked target matrix of regression targets `y` (a validation
+        set's, or a block of distributed training data's)."""
+        return self._targets(np.asarray(y, dtype=np.float64), dtype, name)
 
     def _output_layer(self, Y):
         out = self._out_activation()

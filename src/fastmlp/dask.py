@@ -1,0 +1,577 @@
+"""Training and prediction on a Dask cluster (``pip install 'fastmlp[dask]'``).
+
+:class:`MLPClassifier` and :class:`MLPRegressor` are fastmlp's estimators
+with the same parameters and fitted attributes, plus three of their own;
+their ``fit`` takes dask arrays or dask DataFrames (or in-memory data, cut
+into blocks) and trains on the workers of the current
+``distributed.Client``:
+
+- ``solver="lbfgs"``: full-batch L-BFGS; each worker computes the loss and
+  gradient of its rows, the client sums them in a fixed order and runs
+  SciPy's L-BFGS-B: the iterates of a single-machine fit on all the data.
+- every first-order solver: local SGD, each worker training a replica on its
+  rows and the replicas' parameters, optimiser state and batch norm
+  statistics averaged every ``averaging_steps`` minibatches (default: one
+  local epoch).
+
+``predict``, ``predict_proba``, ``predict_log_proba`` and ``score`` of a dask
+collection run blockwise on the workers, lazily; :meth:`MLPClassifier.to_local`
+returns the fitted model as an ordinary fastmlp estimator.
+"""
+
+import math
+import re
+
+try:
+    import dask
+    import dask.array as da
+    import distributed
+except ImportError as exc:   # pragma: no cover - depends on the installation
+    raise ImportError(
+        "fastmlp.dask needs Dask and its distributed scheduler: "
+        "pip install 'fastmlp[dask]'"
+    ) from exc
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import Interval
+from numbers import Integral
+
+from . import _multilayer_perceptron as _mlp
+from ._components import SOLVERS
+from ._distributed import ShardSet, fit_lbfgs, fit_local_sgd, make_shard
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_OWN_PARAMS = ("n_shards", "averaging_steps", "persist")
+
+_OWN_DOCS = """
+    n_shards : int, default=None
+        The number of replicas (and of parts the data are cut into, each a
+        run of whole row blocks held by one worker). None: one per worker of
+        the client. Results depend on it (and on the blocks), not on which
+        worker runs what.
+
+    averaging_steps : int, default=None
+        Stochastic solvers: the minibatch steps each replica takes between
+        two averages of the replicas' parameters. None: one local epoch
+        (each replica once through its rows). Ignored by ``'lbfgs'``.
+
+    persist : bool, default=True
+        Keep each part, converted to the training dtype, in its worker's
+        memory for the whole fit. False: read the blocks again at each
+        epoch (or L-BFGS evaluation) and drop them after, for data larger
+        than the workers' memory (blocks from disk: ``dask.array.from_zarr``,
+        ``from_npy_stack``).
+"""
+
+
+def _client():
+    try:
+        return distributed.get_client()
+    except ValueError as exc:
+        raise ValueError(
+            "fastmlp.dask estimators train on the current distributed.Client; "
+            "none was found. Create one first, e.g. "
+            "client = distributed.Client(distributed.LocalCluster())."
+        ) from exc
+
+
+def _is_dask(obj):
+    return dask.is_dask_collection(obj)
+
+
+def _as_array(obj, name):
+    """A dask array of `obj`: a dask array, Series or DataFrame (with known
+    partition lengths), or in-memory data (None stays None)."""
+    if obj is None:
+        return None
+    if isinstance(obj, da.Array):
+        return obj
+    if _is_dask(obj) and hasattr(obj, "to_dask_array"):
+        return obj.to_dask_array(lengths=True)
+    if _is_dask(obj):
+        raise TypeError(f"{name} must be a dask array, Series or DataFrame; got "
+                        f"{type(obj).__name__}.")
+    return None
+
+
+class _DistributedMLP:
+    """The distributed fit and the blockwise predictions."""
+
+    _parameter_constraints = {
+        "n_shards": [None, Interval(Integral, 1, None, closed="left")],
+        "averaging_steps": [None, Interval(Integral, 1, None, closed="left")],
+        "persist": ["boolean"],
+    }
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
+        """Fit the model on the workers of the current ``distributed.Client``.
+
+        Parameters
+        ----------
+        X : dask array or dask DataFrame of shape (n_samples, n_features)
+            The training data, kept where they are: each part (a run of whole
+            row blocks) is built and held by one worker. In-memory data
+            (ndarray, DataFrame, scipy.sparse) are cut into ``n_shards``
+            blocks first.
+
+        y : dask array, Series or DataFrame of shape (n_samples,) or \
+(n_samples, n_outputs)
+            The targets, with X's row blocks (re-blocked to them if not).
+
+        sample_weight : dask array of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        X_val : array-like of shape (n_val, n_features), default=None
+            An in-memory validation set for early stopping
+            (``early_stopping=True``, stochastic solvers), scored on the
+            client after each epoch.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            The validation targets, with ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Sample weights of the validation set.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        if self.early_stopping and X_val is None:
+            raise ValueError(
+                "early_stopping=True needs a validation set in distributed "
+                "training: pass X_val and y_val to fit (the validation_fraction "
+                "split of one machine is not made across workers).")
+        validation = (X_val, y_val, sample_weight_val)
+        if X_val is None and y_val is None and sample_weight_val is None:
+            validation = None
+        with self._transaction() as work:
+            work._fit_distributed(X, y, sample_weight, validation)
+        return self
+
+    def _fit_distributed(self, X, y, sample_weight, validation):
+        client = _client()
+        if self.record_layer_stats:
+            raise ValueError("record_layer_stats=True is not supported by distributed "
+                             "training; fit on one machine to record layer statistics.")
+        hidden, dtype, first_pass = self._check_fit_params(False)
+        workers = sorted(client.scheduler_info()["workers"])
+        n_shards = self.n_shards or len(workers)
+        data = _Blocks(client, X, y, sample_weight, n_shards)
+
+        # The model's set-up, as fit on one machine makes it, from a few rows
+        # that stand for the data: the labels (or indicator columns) of all
+        # of y, the feature names of X.
+        y_stub, class_weight = self._targets_summary(data.y)
+        X_stub = np.zeros((len(y_stub), data.n_features))
+        if data.columns is not None:
+            import pandas as pd
+            X_stub = pd.DataFrame(X_stub, columns=data.columns)
+        X_stub, Y_stub = self._validate_input(X_stub, y_stub, False, reset=first_pass,
+                                              dtype=dtype)
+        if class_weight is not None:
+            self._class_weight_map = class_weight
+        else:
+            self._class_weights(Y_stub, False)
+        self._start_model((data.n_samples, data.n_features), Y_stub, hidden, dtype,
+                          first_pass)
+        if validation is not None:
+            validation = self._validation_data(*validation, dtype=dtype)
+
+        parts = [dask.delayed(make_shard, pure=False)(self, blocks)
+                 for blocks in data.parts(n_shards)]
+        placed = [workers[i % len(workers)] for i in range(len(parts))]
+        shards = ShardSet(client, parts, placed, persist=self.persist)
+        try:
+            self._run(shards, X, y, sample_weight, validation)
+        finally:
+            shards.release()
+
+    def _targets_summary(self, y):
+        """(labels standing for y, class-weight map or None): all classes of
+        a classifier's labels (and with class_weight='balanced' their
+        weights from the counts of all of y), two rows of a regressor's."""
+        lazy = isinstance(y, da.Array)
+        xp = da if lazy else np
+        compute = dask.compute if lazy else (lambda *a: a)
+        if not is_classifier(self):
+            return np.asarray(compute(y[:2])[0]), None
+        if y.ndim == 2 and y.shape[1] > 1:    # multilabel indicator matrix
+            head = np.asarray(compute(y[:2])[0])
+            if self.class_weight != "balanced":
+                return head, None
+            (ones,) = compute(y.sum(axis=0))
+            n = y.shape[0]
+            maps = []
+            for c1 in np.asarray(ones, dtype=np.float64):
+                counts = {k: c for k, c in ((0, n - c1), (1, c1)) if c > 0}
+                maps.append({k: n / (len(counts) * c) for k, c in counts.items()})
+            return head, maps
+        if y.ndim == 2:
+            y = y[:, 0]
+        classes, counts = compute(*xp.unique(y, return_counts=True))
+        if self.class_weight != "balanced":
+            return classes, None
+        n = counts.sum()
+        return classes, {c: n / (len(classes) * k) for c, k in zip(classes, counts)}
+
+    def _run(self, shards, X, y, sample_weight, validation):
+        key = id(shards)
+        if SOLVERS[self.solver].stochastic:
+            seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+            fit_local_sgd(self, shards, key, X, y, sample_weight, self.averaging_steps,
+                          seed, validation)
+        else:
+            if validation is not None:
+                raise ValueError("X_val and y_val need a stochastic solver; "
+                                 "solver='lbfgs' has no epochs to monitor.")
+            fit_lbfgs(self, shards, key, X, y, sample_weight)
+
+    # Prediction -----------------------------------------------------------------
+
+    def to_local(self):
+        """The fitted model as an ordinary fastmlp estimator.
+
+        Returns
+        -------
+        estimator : fastmlp.MLPClassifier or fastmlp.MLPRegressor
+            A new estimator with this one's parameters (but ``n_shards``,
+            ``averaging_steps`` and ``persist``) and fitted state; it
+            predicts in memory, pickles and exports as any other.
+        """
+        base = _mlp.MLPClassifier if is_classifier(self) else _mlp.MLPRegressor
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in _OWN_PARAMS}
+        local = base(**params)
+        state = self.__getstate__()
+        for k in _OWN_PARAMS:
+            state.pop(k, None)
+        local.__setstate__(state)
+        return local
+
+    def _blockwise(self, method, X, n_cols):
+        """`method` of the local model on each row block of a dask X, lazily;
+        in-memory X is predicted at once."""
+        local = self.to_local()
+        Xa = _as_array(X, "X")
+        if Xa is None:
+            return getattr(local, method)(X)
+        Xa = Xa.rechunk({1: -1})
+        columns = list(X.columns) if hasattr(X, "columns") else None
+        func = _BlockPredict(local, method, columns)
+        if n_cols is None:
+            return Xa.map_blocks(func, drop_axis=1, dtype=func.dtype,
+                                 meta=np.empty((0,), dtype=func.dtype))
+        return Xa.map_blocks(func, chunks=(Xa.chunks[0], (n_cols,)),
+                             dtype=func.dtype, meta=np.empty((0, 0), dtype=func.dtype))
+
+    def predict(self, X):
+        """Predict, blockwise on the workers for a dask X (lazily).
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, \
+n_features)
+            The input data.
+
+        Returns
+        -------
+        y : dask array or ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predictions: a dask array, computed when asked, for a dask X.
+        """
+        n_out = None
+        if is_classifier(self):
+            if self._label_binarizer.y_type_.startswith("multilabel"):
+                n_out = len(self.classes_)
+        elif self.n_outputs_ > 1:
+            n_out = self.n_outputs_
+        return self._blockwise("predict", X, n_out)
+
+    def score(self, X, y, sample_weight=None):
+        """The accuracy (classifier) or R^2 (regressor) of the predictions.
+
+        For dask input, the predictions are made on the workers and only
+        they and y are brought to the client.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, \
+n_features)
+            Test samples.
+
+        y : dask array, Series or array-like of shape (n_samples,) or \
+(n_samples, n_outputs)
+            True targets of X.
+
+        sample_weight : dask array or array-like of shape (n_samples,), \
+default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Accuracy or R^2 of ``self.predict(X)`` against y.
+        """
+        pred = self.predict(X)
+        pred, y, sample_weight = dask.compute(pred, y, sample_weight)
+        metric = accuracy_score if is_classifier(self) else r2_score
+        return float(metric(np.asarray(y), pred, sample_weight=sample_weight))
+
+
+class _Blocks:
+    """The row blocks of a fit's data, as (X, y, sample_weight) triples of
+    delayed objects or futures, with the data's shape and column names.
+
+    Dask collections stay where they are (y and the weights are re-blocked
+    as X); in-memory data (ndarray, pandas, scipy.sparse) are cut into
+    `n_shards` blocks of rows and scattered to the cluster."""
+
+    def __init__(self, client, X, y, sample_weight, n_shards):
+        self.columns = list(X.columns) if hasattr(X, "columns") else None
+        Xa = _as_array(X, "X")
+        if Xa is None:
+            self._in_memory(client, X, y, sample_weight, n_shards)
+            return
+        if Xa.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional; got {Xa.ndim} dimensions.")
+        if any(math.isnan(c) for c in Xa.chunks[0]):
+            raise ValueError("X has row blocks of unknown length; call "
+                             "X.compute_chunk_sizes() first.")
+        Xa = Xa.rechunk({1: -1})
+        self.n_samples, self.n_features = Xa.shape
+        if self.n_samples < 1:
+            raise ValueError("X has no samples.")
+        if Xa.numblocks[0] < n_shards:   # at least a block per part
+            Xa = Xa.rechunk({0: -(-self.n_samples // n_shards)})
+        rows = Xa.chunks[0]
+        ya = _as_array(y, "y")
+        if ya is None:
+            ya = da.from_array(np.asarray(y), chunks=-1)
+        if ya.shape[0] != self.n_samples:
+            raise ValueError(f"X has {self.n_samples} samples but y has {ya.shape[0]}.")
+        ya = ya.rechunk((rows,) + ((-1,) if ya.ndim == 2 else ()))
+        wa = _as_array(sample_weight, "sample_weight")
+        if sample_weight is not None and wa is None:
+            wa = da.from_array(np.asarray(sample_weight, dtype=np.float64), chunks=-1)
+        if wa is not None:
+            if wa.shape != (self.n_samples,):
+                raise ValueError(f"sample_weight has shape {wa.shape}; expected "
+                                 f"({self.n_samples},).")
+            wa = wa.rechunk((rows,))
+        self.y = ya
+        self.rows = list(rows)
+        xb, yb = Xa.to_delayed().ravel(), ya.to_delayed().ravel()
+        wb = [None] * len(xb) if wa is None else list(wa.to_delayed().ravel())
+        self.blocks = list(zip(xb, yb, wb))
+
+    def _in_memory(self, client, X, y, sample_weight, n_shards):
+        if not sp.issparse(X) and not hasattr(X, "iloc"):
+            X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional; got {X.ndim} dimensions.")
+        y = np.asarray(y)
+        self.n_samples, self.n_features = X.shape
+        if self.n_samples < 1:
+            raise ValueError("X has no samples.")
+        if y.shape[0] != self.n_samples:
+            raise ValueError(f"X has {self.n_samples} samples but y has {y.shape[0]}.")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (self.n_samples,):
+                raise ValueError(f"sample_weight has shape {sample_weight.shape}; "
+                                 f"expected ({self.n_samples},).")
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+        size = -(-self.n_samples // n_shards)
+        starts = range(0, self.n_samples, size)
+        take = (lambda a, i: a.iloc[i:i + size]) if hasattr(X, "iloc") else (
+            lambda a, i: a[i:i + size])
+        pieces = [(take(X, i), y[i:i + size],
+                   None if sample_weight is None else sample_weight[i:i + size])
+                  for i in starts]
+        self.y = y
+        self.rows = [p[1].shape[0] for p in pieces]
+        futures = client.scatter([p for piece in pieces for p in piece[:2]])
+        self.blocks = [(futures[2 * k], futures[2 * k + 1], p[2])
+                       for k, p in enumerate(pieces)]
+
+    def parts(self, n_shards):
+        """The blocks cut into at most `n_shards` runs of whole blocks of
+        about equal rows, in order."""
+        bounds = np.cumsum([0] + self.rows)
+        n = bounds[-1]
+        edges = [0]
+        for k in range(1, n_shards):
+            cut = int(np.searchsorted(bounds, k * n / n_shards, side="left"))
+            if edges[-1] < cut < len(self.blocks):
+                edges.append(cut)
+        edges.append(len(self.blocks))
+        return [self.blocks[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+class _BlockPredict:
+    """The function mapped over X's blocks (picklable, one model)."""
+
+    def __init__(self, local, method, columns):
+        self.local, self.method, self.columns = local, method, columns
+        if method == "predict" and is_classifier(local):
+            self.dtype = local.classes_.dtype
+        else:
+            self.dtype = local._model.network.dtype
+
+    def __call__(self, block):
+        if block.shape[0] == 0:
+            shape = (0,) if self.method == "predict" else (0, 0)
+            return np.empty(shape, dtype=self.dtype)
+        if self.columns is not None:
+            import pandas as pd
+            block = pd.DataFrame(block, columns=self.columns)
+        return getattr(self.local, self.method)(block)
+
+
+def _own_signature_doc(doc, summary):
+    """The base class's docstring with `summary` as its first paragraph and
+    this module's parameters added to its Parameters section."""
+    head, sep, rest = doc.partition("\n    Attributes\n    ----------\n")
+    body = head.split("\n    Parameters\n    ----------\n", 1)[1]
+    return (summary + "\n\n    Parameters\n    ----------\n" + body.rstrip() + "\n"
+            + _OWN_DOCS + sep + rest)
+
+
+class MLPClassifier(_DistributedMLP, _mlp.MLPClassifier):
+    _parameter_constraints = {**_mlp.MLPClassifier._parameter_constraints,
+                              **_DistributedMLP._parameter_constraints}
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+        alpha=0.0001, batch_size="auto", learning_rate="constant",
+        learning_rate_init="auto", power_t=0.5, max_iter=200, shuffle=True,
+        random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+        nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+        dtype="float32", weight_init="glorot_uniform", n_threads=None,
+        lr_schedule_params=None, rho=None, weight_decay=0.01, batch_norm=False,
+        bn_momentum=0.1, bn_eps=1e-5, dropout=0.0, input_noise=0.0, class_weight=None,
+        scoring=None, record_layer_stats=False, n_shards=None, averaging_steps=None,
+        persist=True,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dtype=dtype, weight_init=weight_init, n_threads=n_threads,
+            lr_schedule_params=lr_schedule_params, rho=rho, weight_decay=weight_decay,
+            batch_norm=batch_norm, bn_momentum=bn_momentum, bn_eps=bn_eps,
+            dropout=dropout, input_noise=input_noise, class_weight=class_weight,
+            scoring=scoring, record_layer_stats=record_layer_stats,
+        )
+        self.n_shards = n_shards
+        self.averaging_steps = averaging_steps
+        self.persist = persist
+
+    def predict_proba(self, X):
+        """Probability estimates, blockwise on the workers for a dask X.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, \
+n_features)
+            The input data.
+
+        Returns
+        -------
+        proba : dask array or ndarray of shape (n_samples, n_classes)
+            The class probabilities, in the order of ``classes_``.
+        """
+        return self._blockwise("predict_proba", X, self._n_proba_columns())
+
+    def predict_log_proba(self, X):
+        """Log of the probability estimates, blockwise for a dask X.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, \
+n_features)
+            The input data.
+
+        Returns
+        -------
+        log_proba : dask array or ndarray of shape (n_samples, n_classes)
+            The log-probabilities, in the order of ``classes_``.
+        """
+        return self._blockwise("predict_log_proba", X, self._n_proba_columns())
+
+    def _n_proba_columns(self):
+        n = len(self.classes_)
+        return 2 if n == 1 or (n == 2 and self.n_outputs_ == 1) else n
+
+
+class MLPRegressor(_DistributedMLP, _mlp.MLPRegressor):
+    _parameter_constraints = {**_mlp.MLPRegressor._parameter_constraints,
+                              **_DistributedMLP._parameter_constraints}
+
+    def __init__(
+        self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+        solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+        learning_rate_init="auto", power_t=0.5, max_iter=200, shuffle=True,
+        random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+        nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+        dtype="float32", weight_init="glorot_uniform", n_threads=None,
+        lr_schedule_params=None, rho=None, weight_decay=0.01, batch_norm=False,
+        bn_momentum=0.1, bn_eps=1e-5, dropout=0.0, input_noise=0.0, out_activation=None,
+        scoring=None, record_layer_stats=False, n_shards=None, averaging_steps=None,
+        persist=True,
+    ):
+        super().__init__(
+            loss=loss, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+            weight_init=weight_init, n_threads=n_threads,
+            lr_schedule_params=lr_schedule_params, rho=rho, weight_decay=weight_decay,
+            batch_norm=batch_norm, bn_momentum=bn_momentum, bn_eps=bn_eps,
+            dropout=dropout, input_noise=input_noise, out_activation=out_activation,
+            scoring=scoring, record_layer_stats=record_layer_stats,
+        )
+        self.n_shards = n_shards
+        self.averaging_steps = averaging_steps
+        self.persist = persist
+
+
+MLPClassifier.__doc__ = _own_signature_doc(
+    _mlp.MLPClassifier.__doc__,
+    """Multi-layer perceptron classifier trained on a Dask cluster.
+
+    fastmlp's :class:`fastmlp.MLPClassifier` whose ``fit`` takes dask
+    collections and trains on the workers of the current
+    ``distributed.Client``: distributed L-BFGS (``solver='lbfgs'``) or local
+    SGD with periodic averaging (the stochastic solvers). Predictions of a
+    dask X are made blockwise on the workers; :meth:`to_local` returns the
+    fitted model as an ordinary :class:`fastmlp.MLPClassifier`.""")
+MLPRegressor.__doc__ = _own_signature_doc(
+    _mlp.MLPRegressor.__doc__,
+    """Multi-layer perceptron regressor trained on a Dask cluster.
+
+    fastmlp's :class:`fastmlp.MLPRegressor` whose ``fit`` takes dask
+    collections and trains on the workers of the current
+    ``distributed.Client``: distributed L-BFGS (``solver='lbfgs'``) or local
+    SGD with periodic averaging (the stochastic solvers). Predictions of a
+    dask X are made blockwise on the workers; :meth:`to_local` returns the
+    fitted model as an ordinary :class:`fastmlp.MLPRegressor`.""")
