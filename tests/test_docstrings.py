@@ -15,6 +15,11 @@ import fastmlp
 import fastmlp.exceptions
 import fastmlp.inspection
 
+try:
+    import fastmlp.dask as fastmlp_dask
+except ImportError:   # the dask extra is not installed
+    fastmlp_dask = None
+
 numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
 
@@ -24,6 +29,8 @@ def _public_objects():
     names += [(fastmlp.exceptions, n) for n in fastmlp.exceptions.__all__
               if n not in fastmlp.__all__]
     names += [(fastmlp.inspection, n) for n in fastmlp.inspection.__all__]
+    if fastmlp_dask is not None:
+        names += [(fastmlp_dask, n) for n in fastmlp_dask.__all__]
     for module, name in names:
         obj = getattr(module, name)
         if inspect.isclass(obj):
@@ -67,7 +74,10 @@ def test_help_shows_the_parameters():
     expression, which left __doc__ None), and document every parameter."""
     from numpydoc.docscrape import ClassDoc
 
-    for cls in (fastmlp.MLPClassifier, fastmlp.MLPRegressor):
+    classes = [fastmlp.MLPClassifier, fastmlp.MLPRegressor]
+    if fastmlp_dask is not None:
+        classes += [fastmlp_dask.MLPClassifier, fastmlp_dask.MLPRegressor]
+    for cls in classes:
         assert cls.__doc__ is not None
         documented = {name.strip() for p in ClassDoc(cls)["Parameters"]
                       for name in p.name.split(",")}

@@ -239,7 +239,11 @@ class ShardSet:
             self.parts = [client.compute(p, workers=[w], allow_other_workers=True)
                           for p, w in zip(parts, workers)]
         self.futures = []
-        infos = self.map(shard_info)
+        try:
+            infos = self.map(shard_info)
+        except BaseException:
+            self.release()   # a part that failed to build: drop the others
+            raise
         self.rows = [i[0] for i in infos]
         self.weights = [i[1] for i in infos]
         self.probe = infos[0][2]
@@ -266,6 +270,9 @@ class ShardSet:
         self.futures = futures
         try:
             return self.client.gather(futures)
+        except BaseException:
+            self.cancel()    # the other parts' tasks, still running
+            raise
         finally:
             self.futures = []
 

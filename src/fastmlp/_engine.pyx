@@ -208,7 +208,8 @@ cdef class Engine:
 
         X (n, n_features; a dense array or a ``CSRInput``), Y (n, n_outputs)
         and sample_weight (n, or empty) in the engine's dtype; order: the
-        sample order (empty: 0..n-1);
+        rows of the epoch's minibatches, in order (a permutation of 0..n-1,
+        or a part of one; empty: 0..n-1);
         theta is updated in place by `optimizer` at the rates of each step
         (``rates[b]`` for minibatch b); `epoch` keys the random numbers.
 
@@ -245,8 +246,14 @@ cdef class Engine:
         cdef double next_check = 0.0
         cdef int signalled = 0
         self._check(X, Y, sample_weight, theta)
-        if shuffled and order.shape[0] != n:
-            raise ValueError("order must hold every sample once")
+        if shuffled:
+            # A permutation of the rows, or a part of one (a round of
+            # distributed training): the epoch's steps take these rows.
+            for i in range(order.shape[0]):
+                if not 0 <= order[i] < n:
+                    raise ValueError(f"order holds {order[i]}, not a row of X "
+                                     f"(0 to {n - 1})")
+            n = order.shape[0]
         if n == 0:
             return 0.0, 0, -1
         if rates.shape[0] < (n + batch_size - 1) // batch_size:

@@ -163,7 +163,7 @@ class _DistributedMLP:
         hidden, dtype, first_pass = self._check_fit_params(False)
         workers = sorted(client.scheduler_info()["workers"])
         n_shards = self.n_shards or len(workers)
-        data = _Blocks(client, X, y, sample_weight, n_shards)
+        data = _Blocks(X, y, sample_weight, n_shards)
 
         # The model's set-up, as fit on one machine makes it, from a few rows
         # that stand for the data: the labels (or indicator columns) of all
@@ -326,17 +326,17 @@ default=None
 
 class _Blocks:
     """The row blocks of a fit's data, as (X, y, sample_weight) triples of
-    delayed objects or futures, with the data's shape and column names.
+    delayed objects, with the data's shape and column names.
 
     Dask collections stay where they are (y and the weights are re-blocked
     as X); in-memory data (ndarray, pandas, scipy.sparse) are cut into
-    `n_shards` blocks of rows and scattered to the cluster."""
+    `n_shards` blocks of rows, sent with the graph."""
 
-    def __init__(self, client, X, y, sample_weight, n_shards):
+    def __init__(self, X, y, sample_weight, n_shards):
         self.columns = list(X.columns) if hasattr(X, "columns") else None
         Xa = _as_array(X, "X")
         if Xa is None:
-            self._in_memory(client, X, y, sample_weight, n_shards)
+            self._in_memory(X, y, sample_weight, n_shards)
             return
         if Xa.ndim != 2:
             raise ValueError(f"X must be 2-dimensional; got {Xa.ndim} dimensions.")
@@ -370,7 +370,7 @@ class _Blocks:
         wb = [None] * len(xb) if wa is None else list(wa.to_delayed().ravel())
         self.blocks = list(zip(xb, yb, wb))
 
-    def _in_memory(self, client, X, y, sample_weight, n_shards):
+    def _in_memory(self, X, y, sample_weight, n_shards):
         if not sp.issparse(X) and not hasattr(X, "iloc"):
             X = np.asarray(X)
         if X.ndim != 2:
@@ -397,9 +397,10 @@ class _Blocks:
                   for i in starts]
         self.y = y
         self.rows = [p[1].shape[0] for p in pieces]
-        futures = client.scatter([p for piece in pieces for p in piece[:2]])
-        self.blocks = [(futures[2 * k], futures[2 * k + 1], p[2])
-                       for k, p in enumerate(pieces)]
+        # In the graph, not scattered: a part lost with its worker is rebuilt
+        # from the graph (scattered data would be lost with it).
+        self.blocks = [tuple(dask.delayed(a) if a is not None else None for a in p)
+                       for p in pieces]
 
     def parts(self, n_shards):
         """The blocks cut into at most `n_shards` runs of whole blocks of
@@ -435,13 +436,44 @@ class _BlockPredict:
         return getattr(self.local, self.method)(block)
 
 
-def _own_signature_doc(doc, summary):
-    """The base class's docstring with `summary` as its first paragraph and
-    this module's parameters added to its Parameters section."""
-    head, sep, rest = doc.partition("\n    Attributes\n    ----------\n")
-    body = head.split("\n    Parameters\n    ----------\n", 1)[1]
-    return (summary + "\n\n    Parameters\n    ----------\n" + body.rstrip() + "\n"
-            + _OWN_DOCS + sep + rest)
+def _own_signature_doc(doc, summary, name):
+    """The base class's docstring with `summary` as its first paragraph,
+    this module's parameters added to its Parameters section, its
+    Attributes, and this module's See Also and Examples."""
+    body = doc.split("\n    Parameters\n    ----------\n", 1)[1]
+    params, attributes = body.split("\n    Attributes\n    ----------\n", 1)
+    attributes = attributes.split("\n    See Also\n    --------\n", 1)[0]
+    kind = "classifier" if name == "MLPClassifier" else "regressor"
+    return (
+        summary + "\n\n    Parameters\n    ----------\n" + params.rstrip() + "\n"
+        + _OWN_DOCS + "\n    Attributes\n    ----------\n" + attributes.rstrip()
+        + f"""
+
+    See Also
+    --------
+    fastmlp.{name} : The same {kind} on one machine (what ``to_local``
+        returns).
+
+    Notes
+    -----
+    Local SGD averages the replicas' parameters, optimiser state (moments,
+    accumulators) and batch norm statistics, weighted by the rows each
+    trained on since the last average; the step count is the largest of
+    the replicas'. With W replicas an epoch takes about 1/W of the
+    sequential steps of one machine's: each replica moves as far as one
+    machine would on its part of the data, and the average moves about as
+    far as one replica. See the user guide's "Scaling out".
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from distributed import Client, LocalCluster
+    >>> from fastmlp.dask import {name}
+    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+    >>> X = da.random.random((10_000, 20), chunks=(2_500, 20))  # doctest: +SKIP
+    >>> est = {name}(solver="lbfgs").fit(X, y)  # doctest: +SKIP
+    >>> est.predict(X)  # a dask array, computed when asked  # doctest: +SKIP
+""")
 
 
 class MLPClassifier(_DistributedMLP, _mlp.MLPClassifier):
@@ -564,7 +596,7 @@ MLPClassifier.__doc__ = _own_signature_doc(
     ``distributed.Client``: distributed L-BFGS (``solver='lbfgs'``) or local
     SGD with periodic averaging (the stochastic solvers). Predictions of a
     dask X are made blockwise on the workers; :meth:`to_local` returns the
-    fitted model as an ordinary :class:`fastmlp.MLPClassifier`.""")
+    fitted model as an ordinary :class:`fastmlp.MLPClassifier`.""", "MLPClassifier")
 MLPRegressor.__doc__ = _own_signature_doc(
     _mlp.MLPRegressor.__doc__,
     """Multi-layer perceptron regressor trained on a Dask cluster.
@@ -574,4 +606,4 @@ MLPRegressor.__doc__ = _own_signature_doc(
     ``distributed.Client``: distributed L-BFGS (``solver='lbfgs'``) or local
     SGD with periodic averaging (the stochastic solvers). Predictions of a
     dask X are made blockwise on the workers; :meth:`to_local` returns the
-    fitted model as an ordinary :class:`fastmlp.MLPRegressor`.""")
+    fitted model as an ordinary :class:`fastmlp.MLPRegressor`.""", "MLPRegressor")
