@@ -357,10 +357,13 @@ def test_training_gradient_with_dropout_noise_and_bn(act, dtype, tol, batch_norm
         np.testing.assert_allclose(forward(net, theta0, X), A[-1], rtol=tol, atol=tol)
 
 
-def test_training_epoch_against_reference_sgd():
+@pytest.mark.parametrize("n_rows", [47, 23])
+def test_training_epoch_against_reference_sgd(n_rows):
     """A whole epoch: shuffled minibatches (the last one short), sample
     weights, a rate per minibatch and the L2 penalty, replayed with the
-    reference gradient and scikit-learn's SGD update."""
+    reference gradient and scikit-learn's SGD update.  With 23 rows the
+    order is a part of a permutation (a round of distributed training):
+    the steps take those rows only."""
     out, loss = "logistic", "binary_log_loss"
     n, d, k, batch = 47, 5, 2, 10
     rng = np.random.RandomState(7)
@@ -368,14 +371,15 @@ def test_training_epoch_against_reference_sgd():
     sw = rng.rand(n) + 0.5
     net = Network([d, 6, k], "silu", out, loss, np.float64)
     theta = net.init_params(np.random.RandomState(0))
-    order = rng.permutation(n).astype(np.intp)
+    order = rng.permutation(n).astype(np.intp)[:n_rows]
+    n_batches_expected = -(-n_rows // batch)
     rates = np.array([0.1, 0.05, 0.2, 0.15, 0.01])
     alpha = 0.01
     engine = Engine(net, batch, alpha=alpha)
     opt = Optimizer(SOLVERS["sgd"].code, net.n_params, net.n_weights, np.float64)
     expected, expected_total = theta.copy(), 0.0
     total, n_batches, failed = engine.train_epoch(X, Y, sw, order, theta, opt, rates, 0)
-    for b in range(5):
+    for b in range(n_batches_expected):
         idx = order[b * batch:(b + 1) * batch]
         coefs, inter = net.coefs(expected), net.intercepts(expected)
         gW, gb = ref.backward(coefs, inter, X[idx], Y[idx], "silu", out, loss, sw[idx],
@@ -383,7 +387,7 @@ def test_training_epoch_against_reference_sgd():
         expected_total += len(idx) * ref.objective(coefs, inter, X[idx], Y[idx], "silu",
                                                    out, loss, sw[idx], alpha)
         expected = expected - rates[b] * net.pack(gW, gb)
-    assert (n_batches, failed, opt.t) == (5, -1, 5)
+    assert (n_batches, failed, opt.t) == (n_batches_expected, -1, n_batches_expected)
     np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(expected_total, rel=1e-12)
 
@@ -483,9 +487,10 @@ def test_engine_checks_its_arguments():
     order = np.empty(0, np.intp)
     with pytest.raises(ValueError, match="one rate per minibatch"):
         engine.train_epoch(X, Y, none, order, theta, opt, np.ones(1), 0)
-    with pytest.raises(ValueError, match="order must hold every sample"):
-        engine.train_epoch(X, Y, none, np.arange(5, dtype=np.intp), theta, opt,
-                           np.ones(2), 0)
+    for bad in (-1, X.shape[0]):
+        with pytest.raises(ValueError, match=f"order holds {bad}, not a row of X"):
+            engine.train_epoch(X, Y, none, np.array([0, bad], dtype=np.intp), theta,
+                               opt, np.ones(2), 0)
     other = Optimizer(SOLVERS["sgd"].code, net.n_params + 1, 0, np.float64)
     with pytest.raises(ValueError, match="optimiser does not match"):
         engine.train_epoch(X, Y, none, order, theta, other, np.ones(2), 0)
