@@ -69,6 +69,9 @@ OPTIONAL = (
     ("skl2onnx", "skl2onnx", "the onnx extra"),
     ("skops.io", "skops", "skops"),
     ("matplotlib", "matplotlib", "matplotlib"),
+    ("dask", "distributed", "the dask extra"),
+    ("distributed", "distributed", "the dask extra"),
+    ("fastmlp.dask", "distributed", "the dask extra"),
 )
 
 
