@@ -480,3 +480,53 @@ def test_a_fit_that_cannot_recover_raises_and_keeps_the_model():
     assert isinstance(box.get("error"), distributed.scheduler.KilledWorker), box
     np.testing.assert_array_equal(_theta(est), before)
     assert est.max_iter == 5
+
+
+# Ctrl-C on the client ---------------------------------------------------------
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch(client):
+    """SIGINT in the middle of epoch k + 1 (a watcher thread sends it, as a
+    terminal would): the running tasks are cancelled, and fit returns with a
+    warning and the model of epoch k, bit for bit that of max_iter=k."""
+    import io
+    from contextlib import redirect_stdout
+
+    X, y = _digits()
+    Xd, yd = da.from_array(X, chunks=(450, -1)), da.from_array(y, chunks=450)
+    params = dict(hidden_layer_sizes=(32,), max_iter=500, random_state=0,
+                  averaging_steps=1, batch_size=32)
+    ends = []
+
+    class Lines(io.StringIO):
+        def write(self, s):
+            if s.startswith("Iteration"):
+                ends.append(time.perf_counter())
+            return len(s)
+
+    def watcher():
+        while len(ends) < 2:
+            time.sleep(0.001)
+        time.sleep((ends[1] - ends[0]) / 3)    # a third into epoch 3
+        os.kill(os.getpid(), signal.SIGINT)
+
+    # Python's handler, also where the tests run with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=watcher, daemon=True).start()
+        est = DaskMLPClassifier(**params, verbose=True)
+        with redirect_stdout(Lines()), pytest.warns(UserWarning,
+                                                    match="Training interrupted"):
+            est.fit(Xd, yd)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    k = est.n_iter_
+    assert 2 <= k < 500
+    ref = DaskMLPClassifier(**{**params, "max_iter": k}).fit(Xd, yd)
+    np.testing.assert_array_equal(_theta(est), _theta(ref))
+    assert est.loss_curve_ == ref.loss_curve_ and est.t_ == ref.t_
+    # nothing keeps running on the cluster
+    deadline = time.monotonic() + 10
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())

@@ -41,6 +41,7 @@ from ._network import Network
 from ._optim import Optimizer
 from ._schedules import make_schedule
 from ._sparse_input import CSRInput
+from . import _training
 from ._threads import blas_limit, effective_n_threads
 from ._training import (
     _batch_size, _diverged, _engine_input, _predicts_finite, _schedule_name,
@@ -415,8 +416,8 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
     done = True
     try:
         for epoch in range(est.max_iter):
-            done = False
-            saved = (model.theta.copy(), model.running.copy(), opt_state.copy(), opt_t)
+            start = _EpochStart(est, opt_state, opt_t)
+            done = False    # from here a Ctrl-C goes back to `start`
             tasks.begin()
             tic = time.perf_counter()
             loss_sum, failed, lr0 = 0.0, False, None
@@ -449,8 +450,7 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
             if not failed and not _predicts_finite(model, probe, plan):
                 failed = True
             if failed:
-                model.theta[...], model.running[...] = saved[0], saved[1]
-                opt_state, opt_t = saved[2], saved[3]
+                opt_state, opt_t = start.restore(est)
                 done = True
                 tasks.end_unrun()
                 raise _diverged(
@@ -500,7 +500,7 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
                     ConvergenceWarning)
     except KeyboardInterrupt:
         if not done:
-            model.theta[...], model.running[...] = saved[0], saved[1]
+            start.restore(est)
             tasks.end_unrun()
         if est.n_iter_ == 0:
             raise
@@ -511,6 +511,31 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
         model.theta[...] = est._best_theta
         model.running[...] = est._best_running
     tasks.finish()
+
+
+class _EpochStart:
+    """What an epoch of local SGD changes, copied at its start: the
+    parameters, running statistics and optimiser state, and the estimator's
+    bookkeeping attributes (those of the one-machine driver's epoch)."""
+
+    def __init__(self, est, opt_state, opt_t):
+        self.theta = est._model.theta.copy()
+        self.running = est._model.running.copy()
+        self.opt = (opt_state.copy(), opt_t)
+        d = est.__dict__
+        self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
+                      for k in _training._EpochStart.ATTRS if k in d}
+
+    def restore(self, est):
+        """Put the estimator back; returns the optimiser state and steps."""
+        est._model.theta[...] = self.theta
+        est._model.running[...] = self.running
+        for k in _training._EpochStart.ATTRS:
+            est.__dict__.pop(k, None)
+        est.__dict__.update({k: list(v) if isinstance(v, list) else v
+                             for k, v in self.attrs.items()})
+        est._opt_state = self.opt[0]
+        return self.opt
 
 
 def _train_args(shard, key, state, batch_size, shuffle, hyper, network, order_key,
