@@ -5,7 +5,10 @@ for fastmlp, scikit-learn's MLPClassifier (float32 input) and PyTorch (an
 idiomatic eager loop: nn.Sequential, CrossEntropyLoss, torch.optim.Adam,
 torch.set_num_threads equal to ours) when PyTorch is installed; in one
 process, interleaved, best of several repetitions.  Also prediction latency
-(one sample) and throughput (10,000 samples), and training on 1 and 2 threads.
+(one sample) and batch prediction (10,000 and 100,000 samples, with its
+GFLOP/s, 2 x weights x samples), and training on 1 and 2 threads.  With
+`--dense` the inputs are standardised first, as a StandardScaler in a
+pipeline makes them (almost no zeros: the dense first layer).
 
 Columns: seconds per epoch, samples per second, GFLOP/s counted as
 6 x weights x samples, its fraction of the sgemm peak measured (bench/peak.py)
@@ -14,7 +17,7 @@ the peak RSS of the fit.  Output: a Markdown table (printed), JSON and a PNG
 plot in bench/results/.
 
     python bench/run.py [--data-dir DIR] [--repeats 3] [--threads 2]
-                        [--configs 256,128/128 ...] [--quick]
+                        [--configs 256,128/128 ...] [--quick] [--dense]
 """
 
 import argparse
@@ -169,9 +172,11 @@ def run_torch(X, y, hidden, batch, threads, memory=NoMemory):
 
 
 def predict_times(clf, X, repeats, torch_model=None, threads=2):
-    """(fastmlp, torch) seconds: one-sample latency and 10,000-sample time."""
+    """(fastmlp, torch) seconds: one-sample latency, and the time of 10,000
+    and of 100,000 samples (X's rows repeated as needed)."""
     one = X[:1].copy()
-    many = X[:10000].copy()
+    batches = {n: np.ascontiguousarray(np.resize(X, (n, X.shape[1])))
+               for n in (10_000, 100_000)}
 
     def best(fn, inner):
         time.sleep(IDLE)
@@ -184,19 +189,22 @@ def predict_times(clf, X, repeats, torch_model=None, threads=2):
             b = min(b, (time.perf_counter() - tic) / inner)
         return b
 
-    out = {
-        "fastmlp_1": best(lambda: clf.predict_proba(one), 2000),
-        "fastmlp_10k": best(lambda: clf.predict_proba(many), 5),
-    }
+    out = {"fastmlp_1": best(lambda: clf.predict_proba(one), 2000)}
+    for n, Xn in batches.items():
+        out[f"fastmlp_{n // 1000}k"] = best(lambda: clf.predict_proba(Xn),
+                                            5 if n <= 10_000 else 1)
     if torch_model is not None:
         import torch
 
         torch.set_num_threads(threads)
         t1 = torch.from_numpy(one)
-        tm = torch.from_numpy(many)
         with torch.inference_mode():
             out["torch_1"] = best(lambda: torch.softmax(torch_model(t1), 1), 2000)
-            out["torch_10k"] = best(lambda: torch.softmax(torch_model(tm), 1), 5)
+            for n, Xn in batches.items():
+                tn = torch.from_numpy(Xn)
+                out[f"torch_{n // 1000}k"] = best(
+                    lambda: torch.softmax(torch_model(tn), 1).numpy(),
+                    5 if n <= 10_000 else 1)
     return out
 
 
@@ -212,6 +220,8 @@ def memory_child(args):
     h, b = config.split("/")
     hidden = tuple(int(v) for v in h.split(","))
     X, y, _ = load(args.data_dir, quiet=True)
+    if args.dense:
+        X = standardised(X)
     if name == "pytorch":
         import torch  # noqa: F401  (imported before the baseline)
     gc.collect()
@@ -221,10 +231,12 @@ def memory_child(args):
                       "x_mb": X.nbytes / 2**20}))
 
 
-def fit_memory(name, config, threads, data_dir):
+def fit_memory(name, config, threads, data_dir, dense=False):
     """(extra MB during fit, MB of X) of one fit in a child process."""
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, config,
            str(threads), "--sparse", fastmlp.get_config()["sparse_first_layer"]]
+    if dense:
+        cmd.append("--dense")
     if data_dir:
         cmd += ["--data-dir", data_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -262,6 +274,9 @@ def main(argv=None):
                         help="the TF-IDF row: N documents over N words, ~100 per "
                              "document, as scipy.sparse CSR (bench/sparse_text.py); "
                              "0 skips it")
+    parser.add_argument("--dense", action="store_true",
+                        help="standardise the inputs first (StandardScaler), as a "
+                             "pipeline would: no zeros, the dense first layer")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     with fastmlp.config_context(sparse_first_layer=args.sparse):
@@ -270,9 +285,19 @@ def main(argv=None):
         return benchmark(args)
 
 
+def standardised(X):
+    """X as a StandardScaler makes it (float32 kept)."""
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler().fit_transform(X).astype(np.float32)
+
+
 def benchmark(args):
     """The whole comparison, under main's settings (fastmlp's config)."""
     X_all, y_all, data_name = load(args.data_dir)
+    if args.dense:
+        X_all = standardised(X_all)
+        data_name += " standardised"
     try:
         import torch  # noqa: F401
 
@@ -367,7 +392,7 @@ def benchmark(args):
     memory = {}
     for config in args.memory_configs:
         memory[config] = {
-            name: fit_memory(name, config, args.threads, args.data_dir)[0]
+            name: fit_memory(name, config, args.threads, args.data_dir, args.dense)[0]
             for name in RUNNERS if name != "pytorch" or have_torch
         }
 
@@ -397,13 +422,19 @@ def benchmark(args):
               f"(X, {x_bytes:.0f} MB, already loaded; each in a fresh process): "
               + ", ".join(f"{k} {v:.0f} MB" for k, v in mem.items()))
     print()
-    for model, pred in preds.items():
+    for hidden in PREDICT_MODELS:
+        model, pred = str(hidden), preds[str(hidden)]
         print(f"predict_proba, {model} model: one sample {pred['fastmlp_1'] * 1e6:.1f} us"
               + (f" (PyTorch {pred['torch_1'] * 1e6:.1f} us, "
-                 f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else "")
-              + f"; 10,000 samples {pred['fastmlp_10k'] * 1e3:.2f} ms"
-              + (f" (PyTorch {pred['torch_10k'] * 1e3:.2f} ms)" if "torch_10k" in pred
-                 else ""))
+                 f"{pred['torch_1'] / pred['fastmlp_1']:.1f}x)" if "torch_1" in pred else ""))
+        sizes = [X_all.shape[1], *hidden, 10]
+        for n in (10, 100):
+            t = pred[f"fastmlp_{n}k"]
+            gf = 2 * n_weights(sizes) * n * 1000 / t / 1e9
+            print(f"  {n},000 samples {t * 1e3:.2f} ms, {gf:.0f} GFLOP/s "
+                  f"({100 * gf / peaks[args.threads]:.0f}% of sgemm peak)"
+                  + (f"; PyTorch {pred[f'torch_{n}k'] * 1e3:.2f} ms "
+                     f"({pred[f'torch_{n}k'] / t:.2f}x)" if f"torch_{n}k" in pred else ""))
     print(f"threads, (1024, 1024)/256 on 20,000 samples: 1 thread {scale[1]:.3f} s, "
           f"{args.threads} threads {scale[args.threads]:.3f} s, "
           f"speed-up {scale[1] / scale[args.threads]:.2f}x")
