@@ -20,6 +20,12 @@ from ._openmp_helpers import max_threads, openmp_enabled
 
 _CPUS = {}
 
+#: OMP_NUM_THREADS as OpenMP read it: when its runtime loaded, with fastmlp's
+#: engine (before this module).  A later change of the environment (a dask
+#: LocalCluster sets it for its workers) changes nothing in OpenMP, and
+#: nothing here; reading it once also keeps 0.7 us off every prediction.
+_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
+
 
 def _cpu_count(physical):
     """The CPUs this process may use (affinity, cgroup quota), cached:
@@ -44,7 +50,8 @@ def effective_n_threads(n_threads):
     As scikit-learn's ``_openmp_effective_n_threads``: ``None`` is OpenMP's
     maximum team size (``OMP_NUM_THREADS``, ``omp_set_num_threads`` and
     ``threadpoolctl``'s OpenMP limit change it), capped by the physical cores
-    the process may use unless ``OMP_NUM_THREADS`` asks for more.  More
+    the process may use unless ``OMP_NUM_THREADS`` (as the process started
+    with it) asks for more.  More
     threads than the CPUs the process may use (affinity and cgroup quota)
     are capped to that number with a warning: each OpenMP thread is an OS
     thread, and tens of thousands of them exhaust the process.  1 without
@@ -56,9 +63,9 @@ def effective_n_threads(n_threads):
     source = f"n_threads={n_threads}"
     if n_threads is None:
         n = max_threads()
-        if not os.environ.get("OMP_NUM_THREADS"):
+        if not _OMP_NUM_THREADS:
             return max(1, min(n, _cpu_count(physical=True)))
-        n_threads, source = n, f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
+        n_threads, source = n, f"OMP_NUM_THREADS={_OMP_NUM_THREADS}"
     n_threads = int(n_threads)
     if n_threads > limit:
         warnings.warn(
