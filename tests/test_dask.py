@@ -299,6 +299,23 @@ def test_worker_threads_follow_the_worker(client):
     assert client.run(worker_threads) == {w: 1 for w in client.scheduler_info()["workers"]}
 
 
+def test_parts_on_one_worker_share_its_threads():
+    """Two parts on a worker of 2 threads: a thread each (Dask runs both
+    tasks at once); one part: both threads."""
+    from fastmlp._distributed import Shard, ShardSet
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        (w,) = c.scheduler_info()["workers"]
+        for n_parts, expected in ((1, [2]), (2, [1, 1])):
+            parts = [dask.delayed(Shard)(np.ones((3, 2)), np.ones((3, 1)), None)
+                     for _ in range(n_parts)]
+            shards = ShardSet(c, parts, [w] * n_parts)
+            assert shards.map(lambda shard, n_threads: n_threads) == expected
+            shards.release()
+
+
 # Part 4: search and streaming ---------------------------------------------------
 
 

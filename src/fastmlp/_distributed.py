@@ -139,18 +139,18 @@ def make_shard(template, blocks):
     return Shard(X, Y, sample_weight)
 
 
-def shard_info(shard):
+def shard_info(shard, n_threads=None):
     """(rows, weight, first rows for the finiteness probe) of a shard."""
     head = shard.X[:256]
     return shard.n_rows, shard.weight, head.copy() if not sp.issparse(head) else head
 
 
-def shard_loss_grad(shard, key, network, theta, total_weight):
+def shard_loss_grad(shard, key, network, theta, total_weight, n_threads=None):
     """The shard's part of the full-batch objective and of its gradient
     (float64): the engine's loss_and_grad without the L2 penalty, divided
     by `total_weight`, the weight of the whole data set."""
     net = Network(**network)
-    n_threads = worker_threads()
+    n_threads = n_threads or worker_threads()
 
     def make():
         plan = thread_plan(n_threads)
@@ -161,7 +161,7 @@ def shard_loss_grad(shard, key, network, theta, total_weight):
         return Engine(net, capacity, plan.engine_threads, plan.split_gemm,
                       split_parts=plan.gemm_blocks, alpha=0.0, **first), X, plan
 
-    engine, X, plan = shard.engine(key, make)
+    engine, X, plan = shard.engine((key, n_threads), make)
     grad = np.empty(net.n_params, dtype=net.dtype)
     sw = _weights(shard.sample_weight, net.dtype)
     loss = blas_limit.run(plan.blas_threads, engine.loss_and_grad, X, shard.Y, sw,
@@ -171,7 +171,7 @@ def shard_loss_grad(shard, key, network, theta, total_weight):
 
 
 def shard_train(shard, key, network, state, order_key, steps, rates, batch_size,
-                shuffle, hyper):
+                shuffle, hyper, n_threads=None):
     """Minibatch steps of one replica on its shard.
 
     `state`: (theta, optimiser state, steps taken, BN running statistics)
@@ -182,7 +182,7 @@ def shard_train(shard, key, network, state, order_key, steps, rates, batch_size,
     failed minibatch or -1)."""
     theta, opt_state, t, running = state
     net = Network(**network)
-    n_threads = worker_threads()
+    n_threads = n_threads or worker_threads()
 
     def make():
         plan = thread_plan(n_threads)
@@ -192,7 +192,7 @@ def shard_train(shard, key, network, state, order_key, steps, rates, batch_size,
                         running=np.array(running), **first)
         return engine, X, plan
 
-    engine, X, plan = shard.engine(key, make)
+    engine, X, plan = shard.engine((key, n_threads), make)
     engine.running[...] = running
     seed, index, epoch = order_key
     n = shard.n_rows
@@ -228,14 +228,18 @@ class ShardSet:
     preferring) one worker: with `persist` futures of Shard objects, held by
     the workers for the whole fit; without, the delayed Shard, rebuilt from
     its blocks by every task that needs it.  ``map(func, *args)`` runs
-    ``func(shard, *args)`` on every part, where it is, and returns the
-    results in part order."""
+    ``func(shard, *args, n_threads=...)`` on every part, where it is, and
+    returns the results in part order; a part's task runs on its worker's
+    threads, shared evenly by the parts placed on that worker."""
 
     def __init__(self, client, parts, workers, persist=True):
         self.client = client
         self.workers = workers
         self.persist = persist
         self.parts = parts
+        info = client.scheduler_info()["workers"]
+        self.threads = [max(1, int(info[w]["nthreads"]) // workers.count(w))
+                        for w in workers]
         if persist:
             self.parts = [client.compute(p, workers=[w], allow_other_workers=True)
                           for p, w in zip(parts, workers)]
@@ -262,10 +266,11 @@ class ShardSet:
             own = per_shard[i] if per_shard else ()
             if self.persist:
                 futures.append(self.client.submit(
-                    func, part, *args, *own, workers=[w], allow_other_workers=True,
-                    pure=False))
+                    func, part, *args, *own, n_threads=self.threads[i], workers=[w],
+                    allow_other_workers=True, pure=False))
             else:
-                task = dask.delayed(func, pure=False)(part, *args, *own)
+                task = dask.delayed(func, pure=False)(part, *args, *own,
+                                                      n_threads=self.threads[i])
                 futures.append(self.client.compute(task, workers=[w],
                                                    allow_other_workers=True))
         self.futures = futures
@@ -539,7 +544,7 @@ class _EpochStart:
 
 
 def _train_args(shard, key, state, batch_size, shuffle, hyper, network, order_key,
-                steps, rates):
+                steps, rates, n_threads=None):
     """shard_train with ShardSet.map's argument order (shared first)."""
     return shard_train(shard, key, network, state, order_key, steps, rates,
-                       batch_size, shuffle, hyper)
+                       batch_size, shuffle, hyper, n_threads)
