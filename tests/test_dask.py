@@ -84,6 +84,18 @@ def test_lbfgs_iterates_equal_single_machine(client, chunks):
     np.testing.assert_array_equal(dist.classes_, local.classes_)
 
 
+def test_lbfgs_warm_start_continues_as_on_one_machine(client):
+    X, y = _digits()
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=10, tol=0,
+                  random_state=0, dtype="float64", warm_start=True)
+    Xd, yd = da.from_array(X, chunks=(600, -1)), da.from_array(y, chunks=600)
+    local = fastmlp.MLPClassifier(**params).fit(X, y).fit(X, y)
+    dist = DaskMLPClassifier(**params).fit(Xd, yd).fit(Xd, yd)
+    assert _rel(_theta(dist), _theta(local)) < 1e-9
+    with pytest.raises(ValueError, match="warm_start can only be used where"):
+        dist.fit(Xd[y < 9], yd[y < 9])
+
+
 def test_lbfgs_regression_weights_sparse(client):
     """Sample weights, several outputs, a sparse X given in memory."""
     X, y = make_regression(n_samples=600, n_features=30, n_targets=2, noise=0.1,
