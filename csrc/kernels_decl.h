@@ -43,6 +43,12 @@ void FM_NAME(fm_colsum)(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols
 double FM_NAME(fm_scaled_copy_sumsq)(T *dst, const T *src, ptrdiff_t n, double scale);
 double FM_NAME(fm_sumsq)(const T *x, ptrdiff_t n);
 int FM_NAME(fm_nonfinite)(const T *x, ptrdiff_t n);
+double FM_NAME(fm_grad_sumsq)(const T *g, const T *theta, ptrdiff_t n, double l2);
+void FM_NAME(fm_grad_scale)(T *g, const T *theta, ptrdiff_t n, double l2, double f);
+void FM_NAME(fm_colsumsq)(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,
+                          double *acc);
+void FM_NAME(fm_colscale)(T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,
+                          const double *f);
 void FM_NAME(fm_vecmat)(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
                         ptrdiff_t n, T *y);
 

@@ -432,3 +432,38 @@ def train_pass(coefs, intercepts, X, Y, act, out, loss, gammas=None, masks=None,
             else:
                 delta = dy
     return loss_sum, gW, gb, gg, stats
+
+
+# --- stabilisers and constraints (REFERENCE.md, "The rest of the seed") -------
+
+
+def smoothed_cross_entropy(z, y_index, e):
+    """PyTorch's CrossEntropyLoss(label_smoothing=e, reduction='none') as its
+    documentation writes it: (1 - e) * nll(y) + e * mean_k(-log p_k), from
+    the logits z (n, K) and the class indices."""
+    lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+    logp = z - lse[:, None]
+    nll = -logp[np.arange(len(z)), y_index]
+    return (1.0 - e) * nll + e * (-logp).mean(axis=1)
+
+
+def smoothed_targets(Y, e, k):
+    """The targets whose cross-entropy is PyTorch's smoothed loss:
+    q = (1 - e) onehot + e / K (delta dl/dz = p - q)."""
+    return (1.0 - e) * Y + e / k
+
+
+def clip_grad_norm(grads, max_norm):
+    """torch.nn.utils.clip_grad_norm_(params, max_norm) (norm_type 2): the
+    norm over all gradients; each multiplied by min(1, max_norm / (norm +
+    1e-6))."""
+    total = np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads))
+    coef = min(1.0, max_norm / (total + 1e-6))
+    return [g * coef for g in grads], total
+
+
+def max_norm_project(W, c):
+    """Srivastava et al. (2014), Sec. 5.1: column j of W (n_in, n_out), unit
+    j's incoming weights, scaled to norm c where its norm exceeds c."""
+    norms = np.sqrt((W**2).sum(axis=0))
+    return W * np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)

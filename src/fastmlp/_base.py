@@ -94,6 +94,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "bn_eps": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
+        "max_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -132,7 +134,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         early_stopping, validation_fraction, beta_1, beta_2, epsilon,
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
-        dropout, input_noise, scoring, record_layer_stats,
+        dropout, input_noise, scoring, record_layer_stats, max_norm=None,
+        clip_norm=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -169,6 +172,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.bn_eps = bn_eps
         self.dropout = dropout
         self.input_noise = input_noise
+        self.max_norm = max_norm
+        self.clip_norm = clip_norm
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 
@@ -194,6 +199,23 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _encode_validation(self, y_val, dtype):
         """The target matrix of user-supplied validation targets (checked
         against the fitted ones: classes, outputs)."""
+
+    def _training_targets(self, Y):
+        """The target matrix that training fits (label smoothing), from the
+        encoded targets Y."""
+        return Y
+
+    def _check_stochastic_only(self):
+        """Options that act on minibatch steps need a first-order solver."""
+        if SOLVERS[self.solver].stochastic:
+            return
+        for name in ("clip_norm", "max_norm"):
+            if getattr(self, name) is not None:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} acts on each minibatch step; "
+                    f"solver={self.solver!r} takes none (use a first-order solver, "
+                    f"or {name}=None)."
+                )
 
     def _class_weights(self, Y, incremental):
         """Per-sample weights from class_weight (classifiers), or None."""
@@ -363,6 +385,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # fail deep inside or train silently with a negative penalty.
             self._validate_params()
         hidden = self._hidden_sizes()
+        self._check_stochastic_only()
         check_schedule_params(self.learning_rate, self.lr_schedule_params)
         dtype = _check_dtype(self.dtype)
         if incremental and self.early_stopping:

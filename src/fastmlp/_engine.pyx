@@ -32,7 +32,7 @@ from ._passes cimport (
     LayoutArrays, forward, forward_backward, mark, plan_dwork, plan_workspace,
 )
 from ._passes import check_blas_size, n_dwork
-from ._regularization cimport add_noise
+from ._regularization cimport add_noise, clip_grad_norm, max_norm_project
 from ._sparse_input cimport (
     CSRInput, SparseFirstLayer, gather_csr, gather_dense, view_csr,
 )
@@ -72,6 +72,12 @@ cdef class Engine:
     sparse_max_nnz : int, optional
         The most nonzeros a batch of a scipy.sparse input holds
         (``CSRInput.max_batch_nnz``); None for a dense input.
+    clip_norm : float
+        Minibatch training clips each step's gradient (its L2 term
+        included) to this global L2 norm, as ``clip_grad_norm_``; 0: off.
+    max_norm : float
+        After each minibatch step, every hidden unit's incoming weight
+        vector is projected onto the L2 ball of this radius; 0: off.
     """
     cdef LayoutArrays arrays
     cdef Threads th
@@ -86,13 +92,14 @@ cdef class Engine:
     cdef readonly object dtype
     cdef readonly intp capacity
     cdef readonly double alpha
+    cdef readonly double clip_norm, max_norm
     cdef double loss_scale
     cdef intp n_params, n_weights
     cdef public object profile
 
     def __cinit__(self, network, intp capacity, int n_threads=1, bint split_gemm=False,
                   split_parts=None, double alpha=0.0, running=None, sparse_split=None,
-                  sparse_max_nnz=None):
+                  sparse_max_nnz=None, double clip_norm=0.0, double max_norm=0.0):
         cdef intp[::1] offsets
         cdef double[::1] dwork
         cdef double[::1] run
@@ -109,6 +116,10 @@ cdef class Engine:
         self.dtype = np.dtype(network.dtype)
         self.capacity = capacity
         self.alpha = alpha
+        if not (clip_norm >= 0 and max_norm >= 0):
+            raise ValueError("clip_norm and max_norm must be >= 0")
+        self.clip_norm = clip_norm
+        self.max_norm = max_norm
         self.loss_scale = network.loss_scale
         self.n_params = network.n_params
         self.n_weights = network.n_weights
@@ -240,7 +251,8 @@ cdef class Engine:
         cdef floating[::1] state = optimizer.state
         cdef double[::1] prof
         cdef double loss, sw_sum, ss_new, unused = 0.0, sumsq_w = 0.0, total = 0.0
-        cdef double alpha = self.alpha
+        cdef double alpha = self.alpha, l2
+        cdef double clip = self.clip_norm, maxn = self.max_norm
         cdef long long t = optimizer.t
         cdef double next_check = 0.0
         cdef int signalled = 0
@@ -327,9 +339,19 @@ cdef class Engine:
                     break
                 total += loss * rows
                 t += 1
+                l2 = alpha / sw_sum
+                if clip > 0 and clip_grad_norm(&self.th, &grad[0], &theta[0],
+                                               self.n_params, self.n_weights, l2, clip,
+                                               self.ws.partial):
+                    l2 = 0.0    # the clipped gradient holds the L2 term
                 ss_new = optimizer_step(&self.th, &optimizer.st, &theta[0], &grad[0],
-                                        &state[0], t, rates[b], alpha / sw_sum,
+                                        &state[0], t, rates[b], l2,
                                         self.ws.partial if alpha > 0 else NULL)
+                if maxn > 0:
+                    max_norm_project(lay, &self.th, &theta[0], maxn, self.ws.colsum)
+                    if alpha > 0:
+                        ss_new = sumsq(&self.th, &theta[0], self.n_weights,
+                                       self.ws.partial)
                 if alpha > 0:
                     sumsq_w = ss_new
                 mark(&tr, PROF_STEP)

@@ -93,6 +93,14 @@ cdef extern from "kernels.h" nogil:
     double fm_sumsq_f(const float *x, intp n)
     double fm_sumsq_d(const double *x, intp n)
     int fm_nonfinite_f(const float *x, intp n)
+    double fm_grad_sumsq_f(const float *g, const float *theta, intp n, double l2)
+    double fm_grad_sumsq_d(const double *g, const double *theta, intp n, double l2)
+    void fm_grad_scale_f(float *g, const float *theta, intp n, double l2, double f)
+    void fm_grad_scale_d(double *g, const double *theta, intp n, double l2, double f)
+    void fm_colsumsq_f(const float *x, intp rows, intp ld, intp cols, double *acc)
+    void fm_colsumsq_d(const double *x, intp rows, intp ld, intp cols, double *acc)
+    void fm_colscale_f(float *x, intp rows, intp ld, intp cols, const double *f)
+    void fm_colscale_d(double *x, intp rows, intp ld, intp cols, const double *f)
     int fm_nonfinite_d(const double *x, intp n)
     void fm_vecmat_f(const float *x, intp m, const float *W, intp ldw, intp n, float *y)
     void fm_vecmat_d(const double *x, intp m, const double *W, intp ldw, intp n, double *y)
@@ -236,3 +244,27 @@ cdef inline void k_csr_gather(const fm_csr *src, const intp *idx, intp first, in
         fm_csr_gather_f(src, idx, first, r0, r1, cols, vals, start)
     else:
         fm_csr_gather_d(src, idx, first, r0, r1, cols, vals, start)
+
+cdef inline double k_grad_sumsq(const floating *g, const floating *theta, intp n, double l2) noexcept nogil:
+    if floating is float:
+        return fm_grad_sumsq_f(g, theta, n, l2)
+    else:
+        return fm_grad_sumsq_d(g, theta, n, l2)
+
+cdef inline void k_grad_scale(floating *g, const floating *theta, intp n, double l2, double f) noexcept nogil:
+    if floating is float:
+        fm_grad_scale_f(g, theta, n, l2, f)
+    else:
+        fm_grad_scale_d(g, theta, n, l2, f)
+
+cdef inline void k_colsumsq(const floating *x, intp rows, intp ld, intp cols, double *acc) noexcept nogil:
+    if floating is float:
+        fm_colsumsq_f(x, rows, ld, cols, acc)
+    else:
+        fm_colsumsq_d(x, rows, ld, cols, acc)
+
+cdef inline void k_colscale(floating *x, intp rows, intp ld, intp cols, const double *f) noexcept nogil:
+    if floating is float:
+        fm_colscale_f(x, rows, ld, cols, f)
+    else:
+        fm_colscale_d(x, rows, ld, cols, f)

@@ -13,7 +13,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import assert_all_finite
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
-from sklearn.utils._param_validation import StrOptions
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -270,6 +272,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         same model whatever the number of threads, and masks differ between
         minibatches and epochs.
 
+    max_norm : float, default=None
+        The max-norm constraint of Srivastava et al. (2014, "Dropout", Sec.
+        5.1): after each minibatch step, every hidden unit's incoming weight
+        vector (column j of its layer's ``coefs_[i]``, of shape (n_in,
+        n_out); biases excluded) is projected onto the L2 ball of radius
+        ``max_norm``: w_j <- w_j * max_norm / ||w_j|| when ||w_j|| >
+        max_norm. The paper constrains the hidden units; the output layer is
+        left free (``alpha`` still applies to it). None: no constraint.
+        First-order solvers only (``'lbfgs'`` takes no steps to project).
+
+    clip_norm : float, default=None
+        Gradient clipping by global norm, as PyTorch's
+        ``torch.nn.utils.clip_grad_norm_(parameters, clip_norm)``: before
+        each minibatch step, with g the whole gradient (weights, biases, BN
+        parameters) *including the L2 term* ``alpha * W / batch`` (the
+        gradient of the objective, as PyTorch with the penalty written into
+        the loss; ``'adamw'``'s decoupled ``weight_decay`` is not a gradient
+        and is not clipped), g <- g * clip_norm / (||g|| + 1e-6) when that
+        factor is below 1. None: no clipping. First-order solvers only.
+
+    label_smoothing : float, default=0.0
+        Label smoothing (Szegedy et al. 2016) as PyTorch's
+        ``CrossEntropyLoss(label_smoothing=e)``: the softmax output is fitted
+        to q = (1 - e) onehot(y) + e / K (K classes), i.e. the loss is
+        (1 - e) * nll + e * mean_k(-log p_k), and its delta is p - q. A
+        sigmoid output (binary and multilabel targets) is a two-class
+        softmax per label, so each label's target becomes (1 - e) y + e / 2
+        (Keras's ``BinaryCrossentropy(label_smoothing=e)``). ``loss_`` and
+        ``loss_curve_`` report the smoothed loss; validation scores and
+        ``validation_loss_curve_`` use the true labels. Every solver,
+        ``'lbfgs'`` included.
+
     class_weight : dict, list of dict or 'balanced', default=None
         Weights of the classes, as in :class:`~sklearn.linear_model.SGDClassifier`:
         a dict ``{label: weight}``, ``'balanced'`` (n_samples / (n_classes *
@@ -424,6 +458,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
         "class_weight": [None, dict, list, StrOptions({"balanced"})],
+        "label_smoothing": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -463,6 +498,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         bn_eps=1e-5,
         dropout=0.0,
         input_noise=0.0,
+        max_norm=None,
+        clip_norm=None,
+        label_smoothing=0.0,
         class_weight=None,
         scoring=None,
         record_layer_stats=False,
@@ -503,10 +541,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(
@@ -595,6 +636,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax", "log_loss"
         return "logistic", "binary_log_loss"
+
+    def _training_targets(self, Y):
+        """The targets training fits: with label_smoothing = e, PyTorch's
+        CrossEntropyLoss targets (1 - e) Y + e / K over the K softmax
+        outputs; a sigmoid output (binary, multilabel) is a two-class
+        softmax per label, hence (1 - e) Y + e / 2 (Keras's
+        BinaryCrossentropy(label_smoothing=e))."""
+        e = self.label_smoothing
+        if not e:
+            return Y
+        k = Y.shape[1] if self._label_binarizer.y_type_ == "multiclass" else 2
+        return np.ascontiguousarray((1.0 - e) * Y + e / k, dtype=Y.dtype)
 
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)
@@ -884,6 +937,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     input_noise : float, default=0.0
         Standard deviation of Gaussian noise added to training inputs.
 
+    max_norm : float, default=None
+        The max-norm constraint on every hidden unit's incoming weights
+        after each step (Srivastava et al. 2014); see :class:`MLPClassifier`.
+
+    clip_norm : float, default=None
+        Gradient clipping by global norm, L2 term included, as PyTorch's
+        ``clip_grad_norm_``; see :class:`MLPClassifier`.
+
     out_activation : {'identity', 'softplus', 'sigmoid'}, default=None
         Output layer for ``loss='squared_error'``: ``'identity'`` (the
         default) for any real target, ``'softplus'`` for positive targets,
@@ -994,6 +1055,8 @@ n_layers_, n_outputs_
         bn_eps=1e-5,
         dropout=0.0,
         input_noise=0.0,
+        max_norm=None,
+        clip_norm=None,
         out_activation=None,
         scoring=None,
         record_layer_stats=False,
@@ -1034,6 +1097,8 @@ n_layers_, n_outputs_
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )

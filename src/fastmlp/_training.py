@@ -369,6 +369,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         if not incremental:
             est.validation_scores_ = est.validation_loss_curve_ = None
             est.best_validation_score_ = None
+    Y_fit = est._training_targets(Y)   # label smoothing
     n_samples = X.shape[0]
     batch_size = _batch_size(est, n_samples)
     n_batches = (n_samples + batch_size - 1) // batch_size
@@ -381,7 +382,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
         split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
-        **first_layer,
+        clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0, **first_layer,
     )
     theta = model.theta
     start = _EpochStart(model, optimizer)
@@ -406,7 +407,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             tasks.begin()
             rates = schedule.rates(optimizer.t, n_batches)
             tic = time.perf_counter()
-            total, _, failed = engine.train_epoch(X, Y, sw, order, theta, optimizer,
+            total, _, failed = engine.train_epoch(X, Y_fit, sw, order, theta, optimizer,
                                                   rates, est._epochs)
             elapsed = time.perf_counter() - tic
             if failed < 0 and not _predicts_finite(model, probe, plan):
@@ -554,10 +555,11 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     sw = _weights(sample_weight, net.dtype)
     theta = np.empty(net.n_params, dtype=net.dtype)
     grad = np.empty(net.n_params, dtype=net.dtype)
+    Y_fit = est._training_targets(Y)   # label smoothing
 
     def fun(packed):
         theta[...] = packed
-        loss = engine.loss_and_grad(X, Y, sw, theta, grad)
+        loss = engine.loss_and_grad(X, Y_fit, sw, theta, grad)
         return loss, grad.astype(np.float64)
 
     tasks = FitTasks(est, X_user, lambda: est._decode(Y), sample_weight,
