@@ -91,3 +91,18 @@ FM_KERNEL void FM_NAME(fm_add_noise)(T *x, ptrdiff_t n, uint32_t first, double s
     for (ptrdiff_t i = 0; i < n; i++)
         x[i] += (T)(std * fm_gaussian(key, first + (uint32_t)i));
 }
+
+/* Rows [r0, r1) of mixup: dst[i] = lam src[i] + (1 - lam) src[perm[i]]
+ * (row-major, cols wide). */
+FM_KERNEL void FM_NAME(fm_mix_rows)(T *dst, const T *src, const ptrdiff_t *perm,
+                                    ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t cols,
+                                    double lam)
+{
+    const T a = (T)lam, b = (T)(1.0 - lam);
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        T *d = dst + i * cols;
+        const T *x = src + i * cols, *z = src + perm[i] * cols;
+        _Pragma("omp simd")
+        for (ptrdiff_t j = 0; j < cols; j++) d[j] = a * x[j] + b * z[j];
+    }
+}

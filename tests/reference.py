@@ -467,3 +467,8 @@ def max_norm_project(W, c):
     j's incoming weights, scaled to norm c where its norm exceeds c."""
     norms = np.sqrt((W**2).sum(axis=0))
     return W * np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
+
+
+def mixup(X, Y, lam, perm):
+    """Zhang et al. (2018): x~ = lam x + (1 - lam) x[perm], y~ likewise."""
+    return lam * X + (1 - lam) * X[perm], lam * Y + (1 - lam) * Y[perm]

@@ -96,6 +96,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "max_norm": [None, Interval(Real, 0, None, closed="neither")],
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -135,7 +136,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
         dropout, input_noise, scoring, record_layer_stats, max_norm=None,
-        clip_norm=None,
+        clip_norm=None, mixup_alpha=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -174,6 +175,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.input_noise = input_noise
         self.max_norm = max_norm
         self.clip_norm = clip_norm
+        self.mixup_alpha = mixup_alpha
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 
@@ -209,8 +211,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """Options that act on minibatch steps need a first-order solver."""
         if SOLVERS[self.solver].stochastic:
             return
-        for name in ("clip_norm", "max_norm"):
-            if getattr(self, name) is not None:
+        for name in ("clip_norm", "max_norm", "mixup_alpha"):
+            if getattr(self, name) not in (None, 0, 0.0):
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} acts on each minibatch step; "
                     f"solver={self.solver!r} takes none (use a first-order solver, "
@@ -421,7 +423,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "more than 1 value per feature when training (batch_size="
                 f"{self.batch_size}, n_samples={X.shape[0]})."
             )
-        needs_seed = np.any(dropout > 0) or self.input_noise > 0
+        needs_seed = np.any(dropout > 0) or self.input_noise > 0 or self.mixup_alpha > 0
         network = Network(
             layer_sizes, self.activation, out_activation, loss, dtype,
             batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,

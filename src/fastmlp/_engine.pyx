@@ -32,7 +32,7 @@ from ._passes cimport (
     LayoutArrays, forward, forward_backward, mark, plan_dwork, plan_workspace,
 )
 from ._passes import check_blas_size, n_dwork
-from ._regularization cimport add_noise, clip_grad_norm, max_norm_project
+from ._regularization cimport add_noise, clip_grad_norm, max_norm_project, mixup
 from ._sparse_input cimport (
     CSRInput, SparseFirstLayer, gather_csr, gather_dense, view_csr,
 )
@@ -78,6 +78,10 @@ cdef class Engine:
     max_norm : float
         After each minibatch step, every hidden unit's incoming weight
         vector is projected onto the L2 ball of this radius; 0: off.
+    mixup_alpha : float
+        Minibatch training mixes each batch's rows and targets (mixup, with
+        lambda ~ Beta(mixup_alpha, mixup_alpha)); 0: off.  The random
+        numbers are keyed by the network's seed.
     """
     cdef LayoutArrays arrays
     cdef Threads th
@@ -92,14 +96,16 @@ cdef class Engine:
     cdef readonly object dtype
     cdef readonly intp capacity
     cdef readonly double alpha
-    cdef readonly double clip_norm, max_norm
+    cdef readonly double clip_norm, max_norm, mixup_alpha
+    cdef object mix, mix_perm          # mixup's mixed batch and permutation
     cdef double loss_scale
     cdef intp n_params, n_weights
     cdef public object profile
 
     def __cinit__(self, network, intp capacity, int n_threads=1, bint split_gemm=False,
                   split_parts=None, double alpha=0.0, running=None, sparse_split=None,
-                  sparse_max_nnz=None, double clip_norm=0.0, double max_norm=0.0):
+                  sparse_max_nnz=None, double clip_norm=0.0, double max_norm=0.0,
+                  double mixup_alpha=0.0):
         cdef intp[::1] offsets
         cdef double[::1] dwork
         cdef double[::1] run
@@ -116,10 +122,17 @@ cdef class Engine:
         self.dtype = np.dtype(network.dtype)
         self.capacity = capacity
         self.alpha = alpha
-        if not (clip_norm >= 0 and max_norm >= 0):
-            raise ValueError("clip_norm and max_norm must be >= 0")
+        if not (clip_norm >= 0 and max_norm >= 0 and mixup_alpha >= 0):
+            raise ValueError("clip_norm, max_norm and mixup_alpha must be >= 0")
         self.clip_norm = clip_norm
         self.max_norm = max_norm
+        self.mixup_alpha = mixup_alpha
+        if mixup_alpha > 0:
+            if sparse_split is not None:
+                raise ValueError("the sparse first layer excludes mixup")
+            self.mix = aligned_empty(capacity * (network.sizes[0] + network.sizes[-1]),
+                                     np.dtype(network.dtype))
+            self.mix_perm = np.empty(capacity, dtype=np.intp)
         self.loss_scale = network.loss_scale
         self.n_params = network.n_params
         self.n_weights = network.n_weights
@@ -253,6 +266,11 @@ cdef class Engine:
         cdef double loss, sw_sum, ss_new, unused = 0.0, sumsq_w = 0.0, total = 0.0
         cdef double alpha = self.alpha, l2
         cdef double clip = self.clip_norm, maxn = self.max_norm
+        cdef double mix_alpha = self.mixup_alpha
+        cdef floating *mx = NULL
+        cdef intp *mperm = NULL
+        cdef floating[::1] mix_view
+        cdef intp[::1] perm_view
         cdef long long t = optimizer.t
         cdef double next_check = 0.0
         cdef int signalled = 0
@@ -271,6 +289,11 @@ cdef class Engine:
                 raise ValueError(f"profile needs {PROF_N + 1} entries")
             tr.prof = &prof[0]
         tr.epoch = <unsigned long long>epoch
+        if mix_alpha > 0:
+            mix_view = self.mix
+            perm_view = self.mix_perm
+            mx = &mix_view[0]
+            mperm = &perm_view[0]
         with nogil:
             next_check = omp_get_wtime() + CHECK_MICROSECONDS * 1e-6
             if tr.prof != NULL:
@@ -315,6 +338,12 @@ cdef class Engine:
                         memcpy(xb, batch.x, rows * n_in * sizeof(floating))
                         batch.x = xb
                     add_noise(&self.th, &tr, xb, rows * n_in)
+                if mix_alpha > 0:
+                    mixup(&self.th, &tr, mix_alpha, <const floating *>batch.x,
+                          <const floating *>batch.y, rows, n_in, n_out, mperm, mx,
+                          mx + rows * n_in)
+                    batch.x = mx
+                    batch.y = mx + rows * n_in
                 batch.sw = NULL
                 sw_sum = <double>rows
                 if weighted:

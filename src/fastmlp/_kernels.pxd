@@ -60,6 +60,9 @@ cdef extern from "kernels.h" nogil:
     int fm_solver_n_state(const fm_optim *o)
     int fm_force_portable
     uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
+    double fm_mixup_draw(uint64_t key, double alpha, intp rows, intp *perm)
+    void fm_mix_rows_f(float *dst, const float *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
+    void fm_mix_rows_d(double *dst, const double *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
     void fm_bias_act_f(float *z, const float *b, float *u, intp rows, intp cols, int act, double param)
     void fm_bias_act_d(double *z, const double *b, double *u, intp rows, intp cols, int act, double param)
     void fm_act_backward_f(float *a, const float *g, const float *u, intp n, int act, double param)
@@ -268,3 +271,9 @@ cdef inline void k_colscale(floating *x, intp rows, intp ld, intp cols, const do
         fm_colscale_f(x, rows, ld, cols, f)
     else:
         fm_colscale_d(x, rows, ld, cols, f)
+
+cdef inline void k_mix_rows(floating *dst, const floating *src, const intp *perm, intp r0, intp r1, intp cols, double lam) noexcept nogil:
+    if floating is float:
+        fm_mix_rows_f(dst, src, perm, r0, r1, cols, lam)
+    else:
+        fm_mix_rows_d(dst, src, perm, r0, r1, cols, lam)

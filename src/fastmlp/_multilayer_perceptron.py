@@ -292,6 +292,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         and is not clipped), g <- g * clip_norm / (||g|| + 1e-6) when that
         factor is below 1. None: no clipping. First-order solvers only.
 
+    mixup_alpha : float, default=0.0
+        Mixup (Zhang et al., ICLR 2018, "mixup: Beyond Empirical Risk
+        Minimization"): each training minibatch is replaced by convex
+        combinations of its rows, x~ = lam x + (1 - lam) x_j and of their
+        one-hot targets y~ = lam y + (1 - lam) y_j, with one lam ~
+        Beta(mixup_alpha, mixup_alpha) per minibatch and j a random
+        permutation of the minibatch (the paper's implementation). Sample
+        weights stay those of the rows x. The draws come from the engine's
+        counter-based generator keyed by (random_state, epoch, minibatch), as
+        dropout's: the same model for any thread count. ``loss_curve_``
+        reports the loss on the mixed minibatches. 0 turns it off; the paper
+        uses 0.1 to 0.4. First-order solvers only, dense ``X`` only (mixed
+        rows are dense).
+
     label_smoothing : float, default=0.0
         Label smoothing (Szegedy et al. 2016) as PyTorch's
         ``CrossEntropyLoss(label_smoothing=e)``: the softmax output is fitted
@@ -500,6 +514,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         input_noise=0.0,
         max_norm=None,
         clip_norm=None,
+        mixup_alpha=0.0,
         label_smoothing=0.0,
         class_weight=None,
         scoring=None,
@@ -543,6 +558,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             input_noise=input_noise,
             max_norm=max_norm,
             clip_norm=clip_norm,
+            mixup_alpha=mixup_alpha,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )
@@ -945,6 +961,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Gradient clipping by global norm, L2 term included, as PyTorch's
         ``clip_grad_norm_``; see :class:`MLPClassifier`.
 
+    mixup_alpha : float, default=0.0
+        Mixup (Zhang et al. 2018) of each minibatch's rows and of their
+        targets, lam ~ Beta(mixup_alpha, mixup_alpha); see
+        :class:`MLPClassifier`. 0 turns it off.
+
     out_activation : {'identity', 'softplus', 'sigmoid'}, default=None
         Output layer for ``loss='squared_error'``: ``'identity'`` (the
         default) for any real target, ``'softplus'`` for positive targets,
@@ -1057,6 +1078,7 @@ n_layers_, n_outputs_
         input_noise=0.0,
         max_norm=None,
         clip_norm=None,
+        mixup_alpha=0.0,
         out_activation=None,
         scoring=None,
         record_layer_stats=False,
@@ -1099,6 +1121,7 @@ n_layers_, n_outputs_
             input_noise=input_noise,
             max_norm=max_norm,
             clip_norm=clip_norm,
+            mixup_alpha=mixup_alpha,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )

@@ -25,3 +25,6 @@ cdef bint clip_grad_norm(const Threads *th, floating *grad, const floating *thet
                          double *partial) noexcept nogil
 cdef void max_norm_project(const Layout *lay, const Threads *th, floating *theta,
                            double c, double *acc) noexcept nogil
+cdef double mixup(const Threads *th, const Training *tr, double alpha,
+                  const floating *x, const floating *y, intp rows, intp n_in,
+                  intp n_out, intp *perm, floating *mx, floating *my) noexcept nogil

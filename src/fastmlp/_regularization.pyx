@@ -1,5 +1,5 @@
-"""Batch normalisation, dropout, input noise, gradient clipping and the
-max-norm constraint over the engine's blocks.
+"""Batch normalisation, dropout, input noise, mixup, gradient clipping and
+the max-norm constraint over the engine's blocks.
 
 Batch normalisation (Ioffe & Szegedy) runs per feature, parallel over
 blocks of COL_BLOCK columns: the batch's mean and biased variance in double,
@@ -13,15 +13,22 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdint cimport uint32_t, uint64_t
 
+import numpy as np
+
 from ._common cimport (
-    COL_BLOCK, ELEM_BLOCK, SS_BLOCK, Layout, Threads, Training, Workspace,
-    hidden_offset, intp, threads_for,
+    COL_BLOCK, ELEM_BLOCK, ROW_BLOCK, SS_BLOCK, Layout, Threads, Training,
+    Workspace, hidden_offset, intp, threads_for,
 )
 from ._kernels cimport (
-    fm_batch_key, k_add_noise, k_bn_backward, k_bn_normalize_act, k_bn_stats,
-    k_colscale, k_colsumsq, k_dropout, k_dropout_act_backward, k_grad_scale,
-    k_grad_sumsq, k_scale_shift_act,
+    fm_batch_key, fm_mixup_draw, k_add_noise, k_bn_backward, k_bn_normalize_act,
+    k_bn_stats, k_colscale, k_colsumsq, k_dropout, k_dropout_act_backward,
+    k_grad_scale, k_grad_sumsq, k_mix_rows, k_scale_shift_act,
 )
+
+
+#: The random stream of mixup's draws (input noise is stream 0, dropout of
+#: hidden layer l stream l + 1).
+cdef uint64_t MIXUP_STREAM = 4294967296
 
 
 cdef inline floating *_pre(const Workspace *ws, intp l, floating *work) noexcept nogil:
@@ -152,6 +159,34 @@ cdef void add_noise(const Threads *th, const Training *tr, floating *x,
         i0 = blk * ELEM_BLOCK
         i1 = min(i0 + ELEM_BLOCK, n)
         k_add_noise(x + i0, i1 - i0, <uint32_t>i0, tr.input_noise, key)
+
+
+cdef double mixup(const Threads *th, const Training *tr, double alpha,
+                  const floating *x, const floating *y, intp rows, intp n_in,
+                  intp n_out, intp *perm, floating *mx, floating *my) noexcept nogil:
+    """Mixup (Zhang et al. 2018) of a minibatch: one lambda ~ Beta(alpha,
+    alpha) and one permutation j of its rows, drawn from the batch's
+    counter-based stream; mx = lambda x + (1 - lambda) x[j] and my likewise
+    for the targets.  Returns lambda."""
+    cdef double lam = fm_mixup_draw(_key(tr, MIXUP_STREAM), alpha, rows, perm)
+    cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef int nt = threads_for(th, rows * (n_in + n_out))
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        r0 = blk * ROW_BLOCK
+        r1 = min(r0 + ROW_BLOCK, rows)
+        k_mix_rows(mx, x, perm, r0, r1, n_in, lam)
+        k_mix_rows(my, y, perm, r0, r1, n_out, lam)
+    return lam
+
+
+def mixup_draw(seed, epoch, batch, double alpha, intp rows):
+    """The (lambda, permutation) that training draws for minibatch `batch`
+    of epoch `epoch` with random seed `seed` (for tests)."""
+    perm = np.empty(rows, dtype=np.intp)
+    cdef intp[::1] p = perm
+    lam = fm_mixup_draw(fm_batch_key(seed, epoch, batch, MIXUP_STREAM), alpha, rows,
+                        &p[0] if rows > 0 else NULL)
+    return lam, perm
 
 
 # Constraints and stabilisers ------------------------------------------------------

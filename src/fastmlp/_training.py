@@ -238,18 +238,21 @@ def _layer_stats(engine, theta, X, Y):
     return entry
 
 
-def _engine_input(X, net, capacity, plan, input_noise):
+def _engine_input(X, net, capacity, plan, input_noise, mixup_alpha=0.0):
     """(X as the engine reads it, its Engine keywords for the first layer):
     a scipy.sparse X becomes a CSRInput, trained on the sparse first layer
     with room for a batch's nonzeros; a dense X takes that layer when its
-    inputs are mostly zeros (``_network.sparse_split``)."""
+    inputs are mostly zeros (``_network.sparse_split``) and neither input
+    noise nor mixup makes them dense."""
     if not sp.issparse(X):
-        return X, dict(sparse_split=sparse_split(X, plan.engine_threads, input_noise))
-    if input_noise > 0:
-        raise ValueError(
-            "input_noise makes the inputs dense; it is not supported with a "
-            "scipy.sparse X (densify X, or set input_noise=0)."
-        )
+        dense = input_noise if mixup_alpha == 0 else max(input_noise, 1.0)
+        return X, dict(sparse_split=sparse_split(X, plan.engine_threads, dense))
+    for name, value in (("input_noise", input_noise), ("mixup_alpha", mixup_alpha)):
+        if value > 0:
+            raise ValueError(
+                f"{name} makes the inputs dense; it is not supported with a "
+                f"scipy.sparse X (densify X, or set {name}=0)."
+            )
     csr = CSRInput(X, net.dtype)
     return csr, dict(sparse_split=sparse_split(X, plan.engine_threads),
                      sparse_max_nnz=csr.max_batch_nnz(capacity))
@@ -378,11 +381,13 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     sw = _weights(sample_weight, net.dtype)
     probe = _probe_rows(X)
     stats_probe = _layer_stats_probe(est, X, Y, batch_size)
-    X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise)
+    X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise,
+                                   est.mixup_alpha)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
         split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
-        clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0, **first_layer,
+        clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0,
+        mixup_alpha=est.mixup_alpha, **first_layer,
     )
     theta = model.theta
     start = _EpochStart(model, optimizer)
