@@ -472,3 +472,34 @@ def max_norm_project(W, c):
 def mixup(X, Y, lam, perm):
     """Zhang et al. (2018): x~ = lam x + (1 - lam) x[perm], y~ likewise."""
     return lam * X + (1 - lam) * X[perm], lam * Y + (1 - lam) * Y[perm]
+
+
+def swats_step(theta, g, state, t, lr, b1=0.9, b2=0.999, eps=1e-8, eps_switch=1e-9):
+    """SWATS, Keskar & Socher (2017), Algorithm 1, one step k = t (from 1).
+
+    Adam phase: m, a moments; p_k = -lr sqrt(1 - b2^k) / (1 - b1^k) m /
+    (sqrt(a) + eps); theta += p_k; if p_k . g != 0: gamma = p.p / (-p.g),
+    lambda = b2 lambda + (1 - b2) gamma, and the switch when k > 1 and
+    |lambda / (1 - b2^k) - gamma| < eps_switch, with the SGD rate
+    Lambda = lambda / (1 - b2^k).  SGD phase: v = b1 v + g; theta -=
+    (1 - b1) Lambda v (the rate scaled as the schedule's lr / lr at the
+    switch).  state records "switch" (the step, or 0) and "gaps", the
+    criterion's |lambda / (1 - b2^k) - gamma| per Adam step."""
+    if state.get("switch", 0):
+        v = b1 * state.get("v", np.zeros_like(theta)) + g
+        state["v"] = v
+        return theta - (1 - b1) * state["rate"] * (lr / state["lr0"]) * v
+    m = b1 * state.get("m", np.zeros_like(theta)) + (1 - b1) * g
+    a = b2 * state.get("a", np.zeros_like(theta)) + (1 - b2) * g * g
+    state["m"], state["a"] = m, a
+    p = -lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(a) + eps)
+    pg = float(p @ g)
+    if pg != 0:
+        gamma = float(p @ p) / -pg
+        lam = b2 * state.get("lambda", 0.0) + (1 - b2) * gamma
+        state["lambda"] = lam
+        gap = abs(lam / (1 - b2**t) - gamma)
+        state.setdefault("gaps", []).append(gap)
+        if t > 1 and gap < eps_switch:
+            state["switch"], state["rate"], state["lr0"] = t, lam / (1 - b2**t), lr
+    return theta + p

@@ -97,6 +97,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "max_norm": [None, Interval(Real, 0, None, closed="neither")],
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "swats_eps": [Interval(Real, 0, None, closed="neither")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -136,7 +137,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
         dropout, input_noise, scoring, record_layer_stats, max_norm=None,
-        clip_norm=None, mixup_alpha=0.0,
+        clip_norm=None, mixup_alpha=0.0, swats_eps=1e-9,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -176,6 +177,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.max_norm = max_norm
         self.clip_norm = clip_norm
         self.mixup_alpha = mixup_alpha
+        self.swats_eps = swats_eps
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 

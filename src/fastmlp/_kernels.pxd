@@ -16,6 +16,7 @@ cdef extern from "kernels.h" nogil:
         FM_N_SOLVERS
         FM_ACT_IDENTITY
         FM_SOLVER_ADAMW
+        FM_SOLVER_SWATS
     const char *fm_activation_names[]
     const int fm_activation_needs_input[]
     const char *fm_output_activations[]
@@ -38,6 +39,8 @@ cdef extern from "kernels.h" nogil:
         double decay
         double c1
         double c2
+        double *dots
+        int sgd
 
     ctypedef struct fm_rows:
         const int32_t *cols

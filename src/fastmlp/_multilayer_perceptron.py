@@ -67,7 +67,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         differentiated from their output.
 
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
-'adadelta'}, default='adam'
+'adadelta', 'swats'}, default='adam'
         Every first-order update is one fused loop over the flat parameter
         vector (g: gradient including the L2 term, t: step count from 1).
 
@@ -94,6 +94,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
           E_dx <- rho E_dx + (1 - rho) dx^2; theta -= lr dx, epsilon inside
           both roots; lr = 1 (the paper has no learning rate), rho = 0.9
           (PyTorch's; the paper uses 0.95 and epsilon 1e-6).
+        - ``'swats'`` (Keskar & Socher 2017, "Improving Generalization
+          Performance by Switching from Adam to SGD", Algorithm 1): Adam as
+          ``'adam'`` (whose form is the paper's) until the switch; after
+          each Adam step p, gamma = p.p / (-p.g) (the SGD rate whose step
+          projected on g gives p), lambda <- beta_2 lambda + (1 - beta_2)
+          gamma, and when t > 1 and |lambda / (1 - beta_2^t) - gamma| <
+          ``swats_eps`` training continues as SGD with momentum beta_1 at
+          the rate L = lambda / (1 - beta_2^t): b <- beta_1 b + g; theta -=
+          (1 - beta_1) L b (L follows the schedule: times lr_t / lr at the
+          switch). The step of the switch is ``swats_switch_step_``.
         - ``'lbfgs'``: SciPy's L-BFGS-B on the full-batch loss and gradient,
           as scikit-learn.
 
@@ -232,6 +242,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     weight_decay : float, default=0.01
         Decoupled weight decay of ``'adamw'`` (PyTorch's default), applied to
         the weights only. ``alpha`` (L2 in the loss) works with every solver.
+
+    swats_eps : float, default=1e-9
+        The tolerance of ``'swats'``'s switching criterion (the paper's
+        1e-9). On noisy minibatch gradients the paper's tolerance rarely
+        fires (the estimate lambda / (1 - beta_2^t) and the current gamma
+        differ by far more); a larger one switches earlier.
 
     batch_norm : bool, default=False
         Batch normalisation (Ioffe & Szegedy) of every hidden layer's
@@ -389,6 +405,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     t_ : int
         Number of training samples seen.
 
+    swats_switch_step_ : int or None
+        With ``solver='swats'``, the optimiser step (counted from 1 since the
+        optimiser's state was created, as ``t`` in the update) at which it
+        switched from Adam to SGD, or None if it has not; absent for the
+        other solvers.
+
     coefs_ : list of ndarray of shape (n_in, n_out)
         Weight matrices, views of the flat parameter vector.
 
@@ -507,6 +529,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        swats_eps=1e-9,
         batch_norm=False,
         bn_momentum=0.1,
         bn_eps=1e-5,
@@ -551,6 +574,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            swats_eps=swats_eps,
             batch_norm=batch_norm,
             bn_momentum=bn_momentum,
             bn_eps=bn_eps,
@@ -865,7 +889,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Activation of the hidden layers; see :class:`MLPClassifier`.
 
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
-'adadelta'}, default='adam'
+'adadelta', 'swats'}, default='adam'
         See :class:`MLPClassifier`.
 
     alpha : float, default=0.0001
@@ -941,6 +965,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     weight_decay : float, default=0.01
         Decoupled weight decay of ``'adamw'``.
 
+    swats_eps : float, default=1e-9
+        The tolerance of ``'swats'``'s switching criterion; see
+        :class:`MLPClassifier`.
+
     batch_norm : bool, default=False
         Batch normalisation of the hidden layers; see :class:`MLPClassifier`.
 
@@ -992,8 +1020,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     best_loss_, loss_curve_, validation_scores_, validation_loss_curve_, \
     best_validation_score_, \
-t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, \
-n_layers_, n_outputs_
+t_, swats_switch_step_, coefs_, intercepts_, n_features_in_, \
+feature_names_in_, n_iter_, n_layers_, n_outputs_
         As in :class:`MLPClassifier` (validation scores are R^2).
 
     out_activation_ : str
@@ -1071,6 +1099,7 @@ n_layers_, n_outputs_
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        swats_eps=1e-9,
         batch_norm=False,
         bn_momentum=0.1,
         bn_eps=1e-5,
@@ -1114,6 +1143,7 @@ n_layers_, n_outputs_
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            swats_eps=swats_eps,
             batch_norm=batch_norm,
             bn_momentum=bn_momentum,
             bn_eps=bn_eps,

@@ -288,7 +288,8 @@ class _EpochStart:
     random state (the epoch's shuffle) and the estimator's bookkeeping
     attributes."""
 
-    ATTRS = ("learning_rate_curve_", "_opt_t", "_epochs", "n_iter_", "loss_", "t_",
+    ATTRS = ("learning_rate_curve_", "_opt_t", "_opt_swats", "swats_switch_step_",
+             "_epochs", "n_iter_", "loss_", "t_",
              "loss_curve_", "validation_scores_", "validation_loss_curve_",
              "best_validation_score_", "_best_theta", "_best_running",
              "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_")
@@ -302,6 +303,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(copy, live)
         self.t = self.optimizer.t
+        self.swats = self.optimizer.swats
         self.rng = est._random_state.get_state()
         d = est.__dict__
         self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
@@ -311,6 +313,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(live, copy)
         self.optimizer.t = self.t
+        self.optimizer.swats = self.swats
         est._random_state.set_state(self.rng)
         for k in self.ATTRS:
             est.__dict__.pop(k, None)
@@ -330,6 +333,10 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         # A fresh optimiser: zero state, step count 0, the schedule restarted.
         est._opt_state = None
         est._opt_t = 0
+        est._opt_swats = None
+        est.__dict__.pop("swats_switch_step_", None)
+        if est.solver == "swats":
+            est.swats_switch_step_ = None
         est._epochs = 0
         est._schedule_state = None
         est.learning_rate_curve_ = []
@@ -342,7 +349,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     optimizer = Optimizer(
         spec.code, net.n_params, net.n_weights, net.dtype,
         state=None if est._opt_state is None else np.array(est._opt_state),
-        t=est._opt_t, **spec.hyper_parameters(est),
+        t=est._opt_t, swats=getattr(est, "_opt_swats", None),
+        **spec.hyper_parameters(est),
     )
     est._opt_state = optimizer.state
     schedule = make_schedule(
@@ -437,6 +445,10 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
                 )
             est.learning_rate_curve_.append(float(rates[0]))
             est._opt_t = optimizer.t
+            est._opt_swats = optimizer.swats
+            if est.solver == "swats":
+                switch = optimizer.swats[1]
+                est.swats_switch_step_ = int(switch) if switch > 0 else None
             est._epochs += 1
             est.n_iter_ += 1
             est.loss_ = total / n_samples
