@@ -98,6 +98,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "swats_eps": [Interval(Real, 0, None, closed="neither")],
+        "snapshot_ensemble": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -137,7 +138,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
         dropout, input_noise, scoring, record_layer_stats, max_norm=None,
-        clip_norm=None, mixup_alpha=0.0, swats_eps=1e-9,
+        clip_norm=None, mixup_alpha=0.0, swats_eps=1e-9, snapshot_ensemble=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -178,6 +179,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.clip_norm = clip_norm
         self.mixup_alpha = mixup_alpha
         self.swats_eps = swats_eps
+        self.snapshot_ensemble = snapshot_ensemble
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 
@@ -210,10 +212,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         return Y
 
     def _check_stochastic_only(self):
-        """Options that act on minibatch steps need a first-order solver."""
+        """Options that act on minibatch steps need a first-order solver;
+        snapshot ensembles need restarts."""
+        if self.snapshot_ensemble is not None and self.learning_rate != "cosine_restarts":
+            raise ValueError(
+                f"snapshot_ensemble={self.snapshot_ensemble!r} keeps the model at the "
+                "end of each restart period of learning_rate='cosine_restarts'; "
+                f"learning_rate={self.learning_rate!r} has none (set "
+                "learning_rate='cosine_restarts', or snapshot_ensemble=None)."
+            )
         if SOLVERS[self.solver].stochastic:
             return
-        for name in ("clip_norm", "max_norm", "mixup_alpha"):
+        for name in ("clip_norm", "max_norm", "mixup_alpha", "snapshot_ensemble"):
             if getattr(self, name) not in (None, 0, 0.0):
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} acts on each minibatch step; "
@@ -284,6 +294,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             state["_running"] = model.running
             for attr in _PARAM_ATTRS:
                 state.pop(attr, None)
+        for key in ("_snapshots", "_snapshot_run"):
+            if state.get(key):
+                # each snapshot as its parameters, the network being the model's
+                state[key] = [(m.theta, m.running) for m in state[key]]
         return state
 
     def __setstate__(self, state):
@@ -300,9 +314,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         parts = [state.pop(k, None) for k in ("_network", "_theta", "_running")]
         if isinstance(parts[0], dict):
             parts[0] = Network(**parts[0])
+        snapshots = {key: state.pop(key) for key in ("_snapshots", "_snapshot_run")
+                     if key in state}
         super().__setstate__(state)
         if parts[0] is not None:
             self._install(_Model(*parts))
+            for key, value in snapshots.items():
+                setattr(self, key, [_Model(parts[0], theta, running)
+                                    for theta, running in value])
 
     @contextmanager
     def _transaction(self):
@@ -540,8 +559,37 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _forward(self, X, check_input=True, logits=False):
         """The network's outputs for X: the output activations, or with
-        `logits` the output layer's pre-activations."""
-        model = self._current_model()
+        `logits` the output layer's pre-activations.  A snapshot ensemble
+        averages its snapshots' output activations (probabilities, means);
+        its "logits" are then the output link of that average (log p for a
+        softmax, logit p for a sigmoid, log mu for Poisson)."""
+        snapshots = self.__dict__.get("_snapshots")
+        if not snapshots:
+            return self._forward_model(self._current_model(), X, check_input, logits)
+        if check_input:
+            X = self._check_predict_input(X, snapshots[0])
+        out = None
+        for model in snapshots:
+            y = self._forward_model(model, X, False, False)
+            out = y.astype(np.float64) if out is None else out + y
+        out /= len(snapshots)
+        out = out.astype(y.dtype)
+        if not logits:
+            return out
+        act = self.out_activation_
+        with np.errstate(divide="ignore"):
+            if act == "softmax":
+                return np.log(out)
+            if act == "logistic":
+                return np.log(out) - np.log1p(-out)
+            if act == "exp":
+                return np.log(out)
+        if act == "softplus":
+            return np.where(out > 20, out, np.log(np.expm1(np.maximum(out, 1e-30))))
+        return out
+
+    def _forward_model(self, model, X, check_input=True, logits=False):
+        """The outputs of one model for X (see _forward)."""
         n_threads = effective_n_threads(self.n_threads)
         n_out = model.network.sizes[-1]
         if (

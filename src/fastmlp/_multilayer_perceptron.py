@@ -322,6 +322,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         uses 0.1 to 0.4. First-order solvers only, dense ``X`` only (mixed
         rows are dense).
 
+    snapshot_ensemble : int, default=None
+        Snapshot ensembles (Huang et al., ICLR 2017, "Snapshot Ensembles:
+        Train 1, get M for free"): with ``learning_rate='cosine_restarts'``,
+        the model at the end of each restart period is kept (the last
+        ``snapshot_ensemble`` of them, ``snapshot_epochs_``), and
+        ``predict_proba`` is the mean of their probabilities (``predict``
+        its argmax; ``predict_log_proba`` its log). ``coefs_`` and
+        ``intercepts_`` stay the final model's. The snapshots are part of
+        the fitted state (pickles keep them; ``partial_fit`` continues
+        collecting them); ``fastmlp.to_onnx`` refuses an ensemble. If no
+        period has ended, predictions use the final model (with a warning).
+        None: no ensemble. Early stopping's validation scores are the
+        current model's.
+
     label_smoothing : float, default=0.0
         Label smoothing (Szegedy et al. 2016) as PyTorch's
         ``CrossEntropyLoss(label_smoothing=e)``: the softmax output is fitted
@@ -410,6 +424,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         optimiser's state was created, as ``t`` in the update) at which it
         switched from Adam to SGD, or None if it has not; absent for the
         other solvers.
+
+    snapshot_epochs_ : list of int
+        With ``snapshot_ensemble``, the epochs (counted since the schedule
+        started) at whose end the ensemble's snapshots were taken, oldest
+        first; absent otherwise.
 
     coefs_ : list of ndarray of shape (n_in, n_out)
         Weight matrices, views of the flat parameter vector.
@@ -538,6 +557,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         max_norm=None,
         clip_norm=None,
         mixup_alpha=0.0,
+        snapshot_ensemble=None,
         label_smoothing=0.0,
         class_weight=None,
         scoring=None,
@@ -583,6 +603,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             max_norm=max_norm,
             clip_norm=clip_norm,
             mixup_alpha=mixup_alpha,
+            snapshot_ensemble=snapshot_ensemble,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )
@@ -994,6 +1015,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         targets, lam ~ Beta(mixup_alpha, mixup_alpha); see
         :class:`MLPClassifier`. 0 turns it off.
 
+    snapshot_ensemble : int, default=None
+        Snapshot ensembles (Huang et al. 2017) with
+        ``learning_rate='cosine_restarts'``: ``predict`` is the mean of the
+        models kept at the ends of the last ``snapshot_ensemble`` restart
+        periods; see :class:`MLPClassifier`.
+
     out_activation : {'identity', 'softplus', 'sigmoid'}, default=None
         Output layer for ``loss='squared_error'``: ``'identity'`` (the
         default) for any real target, ``'softplus'`` for positive targets,
@@ -1020,7 +1047,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     best_loss_, loss_curve_, validation_scores_, validation_loss_curve_, \
     best_validation_score_, \
-t_, swats_switch_step_, coefs_, intercepts_, n_features_in_, \
+t_, swats_switch_step_, snapshot_epochs_, coefs_, intercepts_, n_features_in_, \
 feature_names_in_, n_iter_, n_layers_, n_outputs_
         As in :class:`MLPClassifier` (validation scores are R^2).
 
@@ -1108,6 +1135,7 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_
         max_norm=None,
         clip_norm=None,
         mixup_alpha=0.0,
+        snapshot_ensemble=None,
         out_activation=None,
         scoring=None,
         record_layer_stats=False,
@@ -1152,6 +1180,7 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_
             max_norm=max_norm,
             clip_norm=clip_norm,
             mixup_alpha=mixup_alpha,
+            snapshot_ensemble=snapshot_ensemble,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )

@@ -38,6 +38,7 @@ from ._callbacks import FitTasks, lbfgs_callback
 from ._components import SOLVERS
 from ._config import get_config
 from ._engine import Engine
+from ._model import _Model
 from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
@@ -292,7 +293,8 @@ class _EpochStart:
              "_epochs", "n_iter_", "loss_", "t_",
              "loss_curve_", "validation_scores_", "validation_loss_curve_",
              "best_validation_score_", "_best_theta", "_best_running",
-             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_")
+             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_",
+             "_snapshot_run", "snapshot_epochs_")
 
     def __init__(self, model, optimizer):
         self.arrays = [(a, np.empty_like(a))
@@ -334,6 +336,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         est._opt_state = None
         est._opt_t = 0
         est._opt_swats = None
+        est._snapshot_run, est.snapshot_epochs_ = [], []
         est.__dict__.pop("swats_switch_step_", None)
         if est.solver == "swats":
             est.swats_switch_step_ = None
@@ -398,8 +401,40 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         mixup_alpha=est.mixup_alpha, **first_layer,
     )
     theta = model.theta
-    start = _EpochStart(model, optimizer)
 
+    # Snapshot ensembles: the models at the ends of the restart periods
+    # (the last snapshot_ensemble of them) are collected in _snapshot_run and
+    # predict only once the call is over: validation scores during training
+    # are the current model's.
+    est.__dict__.pop("_snapshots", None)
+    if est.snapshot_ensemble is None:
+        est.__dict__.pop("_snapshot_run", None)
+        est.__dict__.pop("snapshot_epochs_", None)
+    else:
+        est._snapshot_run = list(getattr(est, "_snapshot_run", None) or [])
+        est.snapshot_epochs_ = list(getattr(est, "snapshot_epochs_", None) or [])
+    try:
+        _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, probe,
+                stats_probe, validation, tasks, incremental, n_batches, no_order,
+                sample_idx, theta)
+    finally:
+        if est.snapshot_ensemble is not None:
+            est._snapshots = list(est._snapshot_run)
+            if not est._snapshots and not incremental:
+                warnings.warn(
+                    f"snapshot_ensemble={est.snapshot_ensemble}: no restart period "
+                    "of learning_rate='cosine_restarts' ended in training (raise "
+                    "max_iter, or lower lr_schedule_params['T_0']); predictions "
+                    "use the final model.", UserWarning)
+
+
+def _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, probe,
+            stats_probe, validation, tasks, incremental, n_batches, no_order,
+            sample_idx, theta):
+    """The epochs of fit_stochastic (see there)."""
+    net = model.network
+    n_samples = X.shape[0]
+    start = _EpochStart(model, optimizer)
     est.n_iter_ = 0
     # `done`: the last epoch and its bookkeeping are complete.  A Ctrl-C
     # anywhere in the loop before that (the engine checks for signals between
@@ -464,6 +499,12 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             _update_no_improvement_count(est, scores)
             schedule.end_epoch(est.t_)
             est._schedule_state = schedule.get_state()
+            if est.snapshot_ensemble is not None and schedule.period_ended():
+                est._snapshot_run.append(
+                    _Model(net, theta.copy(), model.running.copy()))
+                est.snapshot_epochs_.append(est._epochs)
+                del est._snapshot_run[:-est.snapshot_ensemble]
+                del est.snapshot_epochs_[:-est.snapshot_ensemble]
             if stats_probe is not None:
                 est.layer_stats_.append(_layer_stats(engine, theta, *stats_probe))
             plateau = est._no_improvement_count > est.n_iter_no_change
