@@ -34,6 +34,7 @@ void FM_NAME(fm_bn_backward)(T *dy, const T *xhat, ptrdiff_t rows, ptrdiff_t ld,
 void FM_NAME(fm_dropout)(T *a, T *mask, ptrdiff_t n, uint32_t first, double p,
                          uint64_t key);
 void FM_NAME(fm_add_noise)(T *x, ptrdiff_t n, uint32_t first, double std, uint64_t key);
+void FM_NAME(fm_fgsm)(T *adv, const T *x, ptrdiff_t n, double eps);
 void FM_NAME(fm_mix_rows)(T *dst, const T *src, const ptrdiff_t *perm, ptrdiff_t r0,
                           ptrdiff_t r1, ptrdiff_t cols, double lam);
 

@@ -106,3 +106,16 @@ FM_KERNEL void FM_NAME(fm_mix_rows)(T *dst, const T *src, const ptrdiff_t *perm,
         for (ptrdiff_t j = 0; j < cols; j++) d[j] = a * x[j] + b * z[j];
     }
 }
+
+/* The fast gradient sign method (Goodfellow et al. 2015): adv = x + eps
+ * sign(adv), adv holding the loss's gradient with respect to x on entry
+ * (sign(0) = 0: a zero gradient leaves the input as it is). */
+FM_KERNEL void FM_NAME(fm_fgsm)(T *adv, const T *x, ptrdiff_t n, double eps)
+{
+    const T e = (T)eps;
+    _Pragma("omp simd")
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T g = adv[i];
+        adv[i] = x[i] + e * (T)((g > 0) - (g < 0));
+    }
+}

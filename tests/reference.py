@@ -503,3 +503,18 @@ def swats_step(theta, g, state, t, lr, b1=0.9, b2=0.999, eps=1e-8, eps_switch=1e
         if t > 1 and gap < eps_switch:
             state["switch"], state["rate"], state["lr0"] = t, lam / (1 - b2**t), lr
     return theta + p
+
+
+def input_gradient(coefs, intercepts, X, Y, act, out, loss, act_param=None):
+    """d l_i / d x_i for each sample's own loss: the backward pass carried
+    one layer further, Delta_0 W_0^T."""
+    Z, A = forward(coefs, intercepts, X, act, out, act_param)
+    delta = output_delta(out, loss, Z[-1], Y)
+    for l in range(len(coefs) - 1, 0, -1):
+        delta = (delta @ coefs[l].T) * activation_derivative(act, Z[l - 1], act_param)
+    return delta @ coefs[0].T
+
+
+def fgsm(coefs, intercepts, X, Y, eps, act, out, loss):
+    """Goodfellow et al. (2015): x + eps sign(grad_x J)."""
+    return X + eps * np.sign(input_gradient(coefs, intercepts, X, Y, act, out, loss))

@@ -99,6 +99,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "swats_eps": [Interval(Real, 0, None, closed="neither")],
         "snapshot_ensemble": [None, Interval(Integral, 1, None, closed="left")],
+        "adversarial_eps": [Interval(Real, 0, None, closed="left")],
+        "adversarial_alpha": [Interval(Real, 0, 1, closed="right")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -139,6 +141,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
         dropout, input_noise, scoring, record_layer_stats, max_norm=None,
         clip_norm=None, mixup_alpha=0.0, swats_eps=1e-9, snapshot_ensemble=None,
+        adversarial_eps=0.0, adversarial_alpha=0.5,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -180,6 +183,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.mixup_alpha = mixup_alpha
         self.swats_eps = swats_eps
         self.snapshot_ensemble = snapshot_ensemble
+        self.adversarial_eps = adversarial_eps
+        self.adversarial_alpha = adversarial_alpha
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 
@@ -221,9 +226,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 f"learning_rate={self.learning_rate!r} has none (set "
                 "learning_rate='cosine_restarts', or snapshot_ensemble=None)."
             )
+        if self.adversarial_eps > 0 and self.batch_norm:
+            raise ValueError(
+                f"adversarial_eps={self.adversarial_eps!r} is not supported with "
+                "batch_norm=True: the adversarial examples' second pass would "
+                "move the batch statistics again (set batch_norm=False, or "
+                "adversarial_eps=0)."
+            )
         if SOLVERS[self.solver].stochastic:
             return
-        for name in ("clip_norm", "max_norm", "mixup_alpha", "snapshot_ensemble"):
+        for name in ("clip_norm", "max_norm", "mixup_alpha", "snapshot_ensemble",
+                     "adversarial_eps"):
             if getattr(self, name) not in (None, 0, 0.0):
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} acts on each minibatch step; "

@@ -64,6 +64,8 @@ cdef extern from "kernels.h" nogil:
     int fm_force_portable
     uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
     double fm_mixup_draw(uint64_t key, double alpha, intp rows, intp *perm)
+    void fm_fgsm_f(float *adv, const float *x, intp n, double eps)
+    void fm_fgsm_d(double *adv, const double *x, intp n, double eps)
     void fm_mix_rows_f(float *dst, const float *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
     void fm_mix_rows_d(double *dst, const double *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
     void fm_bias_act_f(float *z, const float *b, float *u, intp rows, intp cols, int act, double param)
@@ -280,3 +282,9 @@ cdef inline void k_mix_rows(floating *dst, const floating *src, const intp *perm
         fm_mix_rows_f(dst, src, perm, r0, r1, cols, lam)
     else:
         fm_mix_rows_d(dst, src, perm, r0, r1, cols, lam)
+
+cdef inline void k_fgsm(floating *adv, const floating *x, intp n, double eps) noexcept nogil:
+    if floating is float:
+        fm_fgsm_f(adv, x, n, eps)
+    else:
+        fm_fgsm_d(adv, x, n, eps)

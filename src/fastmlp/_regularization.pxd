@@ -28,3 +28,5 @@ cdef void max_norm_project(const Layout *lay, const Threads *th, floating *theta
 cdef double mixup(const Threads *th, const Training *tr, double alpha,
                   const floating *x, const floating *y, intp rows, intp n_in,
                   intp n_out, intp *perm, floating *mx, floating *my) noexcept nogil
+cdef void fgsm_perturb(const Threads *th, const floating *x, floating *adv,
+                       intp n, double eps) noexcept nogil

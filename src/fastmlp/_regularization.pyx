@@ -1,5 +1,5 @@
-"""Batch normalisation, dropout, input noise, mixup, gradient clipping and
-the max-norm constraint over the engine's blocks.
+"""Batch normalisation, dropout, input noise, mixup, adversarial examples,
+gradient clipping and the max-norm constraint over the engine's blocks.
 
 Batch normalisation (Ioffe & Szegedy) runs per feature, parallel over
 blocks of COL_BLOCK columns: the batch's mean and biased variance in double,
@@ -21,7 +21,7 @@ from ._common cimport (
 )
 from ._kernels cimport (
     fm_batch_key, fm_mixup_draw, k_add_noise, k_bn_backward, k_bn_normalize_act,
-    k_bn_stats, k_colscale, k_colsumsq, k_dropout, k_dropout_act_backward,
+    k_bn_stats, k_colscale, k_colsumsq, k_dropout, k_dropout_act_backward, k_fgsm,
     k_grad_scale, k_grad_sumsq, k_mix_rows, k_scale_shift_act,
 )
 
@@ -187,6 +187,18 @@ def mixup_draw(seed, epoch, batch, double alpha, intp rows):
     lam = fm_mixup_draw(fm_batch_key(seed, epoch, batch, MIXUP_STREAM), alpha, rows,
                         &p[0] if rows > 0 else NULL)
     return lam, perm
+
+
+cdef void fgsm_perturb(const Threads *th, const floating *x, floating *adv,
+                       intp n, double eps) noexcept nogil:
+    """adv := x + eps * sign(adv) over n elements, adv holding the gradient
+    with respect to x (the fast gradient sign method)."""
+    cdef intp blk, i0, i1, nb = (n + ELEM_BLOCK - 1) // ELEM_BLOCK
+    cdef int nt = threads_for(th, n)
+    for blk in prange(nb, schedule='static', num_threads=nt):
+        i0 = blk * ELEM_BLOCK
+        i1 = min(i0 + ELEM_BLOCK, n)
+        k_fgsm(adv + i0, x + i0, i1 - i0, eps)
 
 
 # Constraints and stabilisers ------------------------------------------------------

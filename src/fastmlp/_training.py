@@ -239,16 +239,18 @@ def _layer_stats(engine, theta, X, Y):
     return entry
 
 
-def _engine_input(X, net, capacity, plan, input_noise, mixup_alpha=0.0):
+def _engine_input(X, net, capacity, plan, input_noise, mixup_alpha=0.0,
+                  adversarial_eps=0.0):
     """(X as the engine reads it, its Engine keywords for the first layer):
     a scipy.sparse X becomes a CSRInput, trained on the sparse first layer
     with room for a batch's nonzeros; a dense X takes that layer when its
     inputs are mostly zeros (``_network.sparse_split``) and neither input
-    noise nor mixup makes them dense."""
+    noise, mixup nor adversarial examples make them dense."""
     if not sp.issparse(X):
-        dense = input_noise if mixup_alpha == 0 else max(input_noise, 1.0)
+        dense = input_noise if mixup_alpha == adversarial_eps == 0 else 1.0
         return X, dict(sparse_split=sparse_split(X, plan.engine_threads, dense))
-    for name, value in (("input_noise", input_noise), ("mixup_alpha", mixup_alpha)):
+    for name, value in (("input_noise", input_noise), ("mixup_alpha", mixup_alpha),
+                        ("adversarial_eps", adversarial_eps)):
         if value > 0:
             raise ValueError(
                 f"{name} makes the inputs dense; it is not supported with a "
@@ -393,12 +395,13 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     probe = _probe_rows(X)
     stats_probe = _layer_stats_probe(est, X, Y, batch_size)
     X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise,
-                                   est.mixup_alpha)
+                                   est.mixup_alpha, est.adversarial_eps)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
         split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
         clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0,
-        mixup_alpha=est.mixup_alpha, **first_layer,
+        mixup_alpha=est.mixup_alpha, adversarial_eps=est.adversarial_eps,
+        adversarial_alpha=est.adversarial_alpha, **first_layer,
     )
     theta = model.theta
 
