@@ -118,7 +118,8 @@ def test_adversarial_training_resists_fgsm():
     (dict(adversarial_eps=0.1, adversarial_alpha=0.0), "adversarial_alpha"),
     (dict(adversarial_eps=0.1, adversarial_alpha=1.5), "adversarial_alpha"),
     (dict(adversarial_eps=0.1, batch_norm=True), "not supported with batch_norm"),
-    (dict(adversarial_eps=0.1, solver="lbfgs"), "adversarial_eps=0.1 acts on each"),
+    (dict(adversarial_eps=0.1, solver="lbfgs"),
+     "adversarial_eps=0.1 acts on minibatch training"),
 ])
 def test_invalid_parameters(params, match):
     X, y = problem("multiclass")

@@ -107,7 +107,7 @@ def test_mostly_zero_inputs_train_dense_and_learn():
 @pytest.mark.parametrize("params, match", [
     (dict(mixup_alpha=-0.1), "mixup_alpha"),
     (dict(mixup_alpha="big"), "mixup_alpha"),
-    (dict(solver="lbfgs", mixup_alpha=0.2), "mixup_alpha=0.2 acts on each minibatch"),
+    (dict(solver="lbfgs", mixup_alpha=0.2), "mixup_alpha=0.2 acts on minibatch training"),
 ])
 def test_invalid_parameters(params, match):
     X, y = problem("multiclass")

@@ -251,8 +251,8 @@ def test_partial_fit_applies_them():
     (dict(max_norm="big"), "max_norm"),
     (dict(label_smoothing=1.5), "label_smoothing"),
     (dict(label_smoothing=-0.1), "label_smoothing"),
-    (dict(solver="lbfgs", clip_norm=1.0), "clip_norm=1.0 acts on each minibatch"),
-    (dict(solver="lbfgs", max_norm=2.0), "max_norm=2.0 acts on each minibatch"),
+    (dict(solver="lbfgs", clip_norm=1.0), "clip_norm=1.0 acts on minibatch training"),
+    (dict(solver="lbfgs", max_norm=2.0), "max_norm=2.0 acts on minibatch training"),
 ])
 def test_invalid_parameters(params, match):
     X, y = problem("multiclass")

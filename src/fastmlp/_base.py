@@ -216,9 +216,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         encoded targets Y."""
         return Y
 
-    def _check_stochastic_only(self):
-        """Options that act on minibatch steps need a first-order solver;
-        snapshot ensembles need restarts."""
+    def _check_training_options(self):
+        """Options that act on minibatch training need a first-order
+        solver; snapshot ensembles need restarts; adversarial training no
+        batch norm."""
         if self.snapshot_ensemble is not None and self.learning_rate != "cosine_restarts":
             raise ValueError(
                 f"snapshot_ensemble={self.snapshot_ensemble!r} keeps the model at the "
@@ -235,13 +236,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
         if SOLVERS[self.solver].stochastic:
             return
-        for name in ("clip_norm", "max_norm", "mixup_alpha", "snapshot_ensemble",
-                     "adversarial_eps"):
+        for name, off in (("clip_norm", None), ("max_norm", None), ("mixup_alpha", 0.0),
+                          ("snapshot_ensemble", None), ("adversarial_eps", 0.0)):
             if getattr(self, name) not in (None, 0, 0.0):
                 raise ValueError(
-                    f"{name}={getattr(self, name)!r} acts on each minibatch step; "
-                    f"solver={self.solver!r} takes none (use a first-order solver, "
-                    f"or {name}=None)."
+                    f"{name}={getattr(self, name)!r} acts on minibatch training; "
+                    f"solver={self.solver!r} trains on the full batch (use a "
+                    f"first-order solver, or {name}={off!r})."
                 )
 
     def _class_weights(self, Y, incremental):
@@ -421,7 +422,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # fail deep inside or train silently with a negative penalty.
             self._validate_params()
         hidden = self._hidden_sizes()
-        self._check_stochastic_only()
+        self._check_training_options()
         check_schedule_params(self.learning_rate, self.lr_schedule_params)
         dtype = _check_dtype(self.dtype)
         if incremental and self.early_stopping:
