@@ -101,3 +101,52 @@ FM_KERNEL void FM_NAME(fm_vecmat)(const T *x, ptrdiff_t m, const T *W, ptrdiff_t
 }
 
 #undef FM_VECMAT_W
+
+/* sum((g + l2 theta)**2) over [0, n) in double: the squared norm of the
+ * gradient the optimiser step would take (scikit-learn's L2 term folded
+ * in; l2 is 0 past the weights).  Gradient clipping by global norm. */
+FM_KERNEL double FM_NAME(fm_grad_sumsq)(const T *g, const T *theta, ptrdiff_t n,
+                                        double l2)
+{
+    const T lam = (T)l2;
+    double acc = 0.0;
+    _Pragma("omp simd reduction(+:acc)")
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T gi = g[i] + lam * theta[i];
+        acc += (double)gi * (double)gi;
+    }
+    return acc;
+}
+
+/* g = f (g + l2 theta) over [0, n): the clipped gradient, its L2 term
+ * folded in (the step then takes l2 = 0). */
+FM_KERNEL void FM_NAME(fm_grad_scale)(T *g, const T *theta, ptrdiff_t n, double l2,
+                                      double f)
+{
+    const T lam = (T)l2, s = (T)f;
+    _Pragma("omp simd")
+    for (ptrdiff_t i = 0; i < n; i++) g[i] = s * (g[i] + lam * theta[i]);
+}
+
+/* acc[j] += sum_i x[i, j]**2 for j < cols (row stride ld), in double and in
+ * row order: the squared norms of the columns (max-norm). */
+FM_KERNEL void FM_NAME(fm_colsumsq)(const T *x, ptrdiff_t rows, ptrdiff_t ld,
+                                    ptrdiff_t cols, double *acc)
+{
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const T *xi = x + i * ld;
+        _Pragma("omp simd")
+        for (ptrdiff_t j = 0; j < cols; j++) acc[j] += (double)xi[j] * (double)xi[j];
+    }
+}
+
+/* x[i, j] *= f[j] for j < cols (row stride ld). */
+FM_KERNEL void FM_NAME(fm_colscale)(T *x, ptrdiff_t rows, ptrdiff_t ld,
+                                    ptrdiff_t cols, const double *f)
+{
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        T *xi = x + i * ld;
+        _Pragma("omp simd")
+        for (ptrdiff_t j = 0; j < cols; j++) xi[j] = (T)((double)xi[j] * f[j]);
+    }
+}

@@ -87,4 +87,8 @@ static inline uint32_t fm_random_bits(uint64_t key, uint32_t index)
  * batch, stream). */
 uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream);
 
+/* Mixup's lambda ~ Beta(alpha, alpha) and row permutation of one minibatch
+ * (regularization.c). */
+double fm_mixup_draw(uint64_t key, double alpha, ptrdiff_t rows, ptrdiff_t *perm);
+
 #endif

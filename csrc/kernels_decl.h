@@ -34,6 +34,9 @@ void FM_NAME(fm_bn_backward)(T *dy, const T *xhat, ptrdiff_t rows, ptrdiff_t ld,
 void FM_NAME(fm_dropout)(T *a, T *mask, ptrdiff_t n, uint32_t first, double p,
                          uint64_t key);
 void FM_NAME(fm_add_noise)(T *x, ptrdiff_t n, uint32_t first, double std, uint64_t key);
+void FM_NAME(fm_fgsm)(T *adv, const T *x, ptrdiff_t n, double eps);
+void FM_NAME(fm_mix_rows)(T *dst, const T *src, const ptrdiff_t *perm, ptrdiff_t r0,
+                          ptrdiff_t r1, ptrdiff_t cols, double lam);
 
 /* arrays.c */
 void FM_NAME(fm_gather_rows)(T *dst, const T *src, const ptrdiff_t *idx,
@@ -43,6 +46,12 @@ void FM_NAME(fm_colsum)(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols
 double FM_NAME(fm_scaled_copy_sumsq)(T *dst, const T *src, ptrdiff_t n, double scale);
 double FM_NAME(fm_sumsq)(const T *x, ptrdiff_t n);
 int FM_NAME(fm_nonfinite)(const T *x, ptrdiff_t n);
+double FM_NAME(fm_grad_sumsq)(const T *g, const T *theta, ptrdiff_t n, double l2);
+void FM_NAME(fm_grad_scale)(T *g, const T *theta, ptrdiff_t n, double l2, double f);
+void FM_NAME(fm_colsumsq)(const T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,
+                          double *acc);
+void FM_NAME(fm_colscale)(T *x, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t cols,
+                          const double *f);
 void FM_NAME(fm_vecmat)(const T *x, ptrdiff_t m, const T *W, ptrdiff_t ldw,
                         ptrdiff_t n, T *y);
 

@@ -185,6 +185,49 @@ static inline void FM_NAME(fm_step_adadelta)(FM_STEP_ARGS)
     if (ss) *ss = acc;
 }
 
+/* SWATS (Keskar & Socher 2017, Algorithm 1).  Before the switch: Adam as
+ * above (scikit-learn's form, which is the paper's: the rate carries both
+ * bias corrections, eps is added to sqrt(v)), its step p also summed into
+ * dots: p.p and p.g (g with the L2 term), from which the engine estimates
+ * the SGD rate and decides the switch.  After it: SGD with momentum beta1
+ * at rate s->lr, buf <- beta1 buf + g; theta -= (1 - beta1) lr buf.
+ * State: m, v, then the SGD momentum buffer (zero until the switch). */
+static inline void FM_NAME(fm_step_swats)(FM_STEP_ARGS)
+{
+    const T b1 = (T)o->beta1, lam = (T)s->l2;
+    T *m = state, *v = state + stride, *buf = state + 2 * stride;
+    double acc = 0.0;
+    if (s->sgd) {
+        const T step = (T)((1.0 - o->beta1) * s->lr);
+        FM_UPDATE_LOOP(n,
+            T g = grad[i] + lam * theta[i];
+            T b = b1 * buf[i] + g;
+            buf[i] = b;
+            theta[i] -= step * b;)
+    } else {
+        const T b2 = (T)o->beta2, c1 = (T)(1.0 - o->beta1),
+                c2 = (T)(1.0 - o->beta2), lr = (T)(s->lr * sqrt(s->c2) / s->c1),
+                e = (T)o->eps;
+        double pp = 0.0, pg = 0.0;
+        _Pragma("omp simd reduction(+:acc,pp,pg)")
+        for (ptrdiff_t i = 0; i < n; i++) {
+            T g = grad[i] + lam * theta[i];
+            T mi = b1 * m[i] + c1 * g;
+            T vi = b2 * v[i] + c2 * (g * g);
+            m[i] = mi;
+            v[i] = vi;
+            T p = lr * mi / (FM_SQRT(vi) + e);
+            theta[i] -= p;
+            acc += (double)theta[i] * (double)theta[i];
+            pp += (double)p * (double)p;
+            pg -= (double)p * (double)g;     /* the step is -p */
+        }
+        s->dots[0] += pp;
+        s->dots[1] += pg;
+    }
+    if (ss) *ss = acc;
+}
+
 /* One update of theta[0:n] by the solver o->solver (see above). */
 FM_KERNEL void FM_NAME(fm_optimizer_step)(FM_STEP_ARGS)
 {

@@ -57,6 +57,54 @@ static inline double fm_gaussian(uint64_t key, uint32_t e)
     return r * sign * trig;
 }
 
+/* Mixup's draws for one minibatch (Zhang et al. 2018), from the counter-
+ * based stream `key` (counters 0, 1, ... in order, one thread): lambda ~
+ * Beta(alpha, alpha), returned, and a uniform permutation of the rows into
+ * perm (Fisher-Yates).  Beta(a, a) = G1 / (G1 + G2) with G ~ Gamma(a, 1),
+ * Marsaglia & Tsang's method (2000), in logs so that small shapes (a < 1:
+ * Gamma(a) = Gamma(a + 1) U^(1/a)) do not underflow. */
+static inline double fm_unit(uint64_t key, uint32_t *c)
+{
+    return ((double)fm_random_bits(key, (*c)++) + 0.5) * (1.0 / 4294967296.0);
+}
+
+static double fm_log_gamma_draw(uint64_t key, uint32_t *c, double a)
+{
+    double boost = 0.0;
+    if (a < 1.0) {
+        boost = log(fm_unit(key, c)) / a;
+        a += 1.0;
+    }
+    const double d = a - 1.0 / 3.0, cc = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        const double u1 = fm_unit(key, c), u2 = fm_unit(key, c);
+        const double x = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        double v = 1.0 + cc * x;
+        if (v <= 0.0) continue;
+        v = v * v * v;
+        const double u = fm_unit(key, c);
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+            return log(d) + log(v) + boost;
+    }
+}
+
+double fm_mixup_draw(uint64_t key, double alpha, ptrdiff_t rows, ptrdiff_t *perm)
+{
+    uint32_t c = 0;
+    const double g1 = fm_log_gamma_draw(key, &c, alpha);
+    const double g2 = fm_log_gamma_draw(key, &c, alpha);
+    const double lam = 1.0 / (1.0 + exp(g2 - g1));
+    for (ptrdiff_t i = 0; i < rows; i++) perm[i] = i;
+    for (ptrdiff_t i = rows - 1; i > 0; i--) {
+        const ptrdiff_t j = (ptrdiff_t)(((uint64_t)fm_random_bits(key, c++)
+                                         * (uint64_t)(i + 1)) >> 32);
+        const ptrdiff_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    return lam;
+}
+
 #include "type_float.h"
 #include "regularization_impl.h"
 #include "type_end.h"

@@ -91,3 +91,31 @@ FM_KERNEL void FM_NAME(fm_add_noise)(T *x, ptrdiff_t n, uint32_t first, double s
     for (ptrdiff_t i = 0; i < n; i++)
         x[i] += (T)(std * fm_gaussian(key, first + (uint32_t)i));
 }
+
+/* Rows [r0, r1) of mixup: dst[i] = lam src[i] + (1 - lam) src[perm[i]]
+ * (row-major, cols wide). */
+FM_KERNEL void FM_NAME(fm_mix_rows)(T *dst, const T *src, const ptrdiff_t *perm,
+                                    ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t cols,
+                                    double lam)
+{
+    const T a = (T)lam, b = (T)(1.0 - lam);
+    for (ptrdiff_t i = r0; i < r1; i++) {
+        T *d = dst + i * cols;
+        const T *x = src + i * cols, *z = src + perm[i] * cols;
+        _Pragma("omp simd")
+        for (ptrdiff_t j = 0; j < cols; j++) d[j] = a * x[j] + b * z[j];
+    }
+}
+
+/* The fast gradient sign method (Goodfellow et al. 2015): adv = x + eps
+ * sign(adv), adv holding the loss's gradient with respect to x on entry
+ * (sign(0) = 0: a zero gradient leaves the input as it is). */
+FM_KERNEL void FM_NAME(fm_fgsm)(T *adv, const T *x, ptrdiff_t n, double eps)
+{
+    const T e = (T)eps;
+    _Pragma("omp simd")
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T g = adv[i];
+        adv[i] = x[i] + e * (T)((g > 0) - (g < 0));
+    }
+}

@@ -51,7 +51,8 @@
     X(ADAMW, adamw, 2, 2)                                                  \
     X(ADAGRAD, adagrad, 3, 1)                                              \
     X(RMSPROP, rmsprop, 4, 1 + (o->momentum > 0) + (o->centered != 0))     \
-    X(ADADELTA, adadelta, 5, 2)
+    X(ADADELTA, adadelta, 5, 2)                                            \
+    X(SWATS, swats, 6, 3)
 
 #define FM_ACT_ENUM(E, name, code, needs) FM_ACT_##E = code,
 enum { FM_ACTIVATIONS(FM_ACT_ENUM) FM_N_ACTIVATIONS };
@@ -76,9 +77,13 @@ typedef struct {
 
 /* What changes from step to step: the rate, the L2 factor on the weights
  * (0 past them), AdamW's decay (0 past the weights) and Adam's bias
- * corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
+ * corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t.  SWATS: `sgd` once it
+ * has switched to SGD (lr is then the SGD rate); before, its Adam step p
+ * adds p.p and p.g to dots[0] and dots[1] (the switching criterion). */
 typedef struct {
     double lr, l2, decay, c1, c2;
+    double *dots;
+    int sgd;
 } fm_step;
 
 /* The tables seen from outside (tables.c), indexed by code. */

@@ -432,3 +432,89 @@ def train_pass(coefs, intercepts, X, Y, act, out, loss, gammas=None, masks=None,
             else:
                 delta = dy
     return loss_sum, gW, gb, gg, stats
+
+
+# --- stabilisers and constraints (REFERENCE.md, "The rest of the seed") -------
+
+
+def smoothed_cross_entropy(z, y_index, e):
+    """PyTorch's CrossEntropyLoss(label_smoothing=e, reduction='none') as its
+    documentation writes it: (1 - e) * nll(y) + e * mean_k(-log p_k), from
+    the logits z (n, K) and the class indices."""
+    lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+    logp = z - lse[:, None]
+    nll = -logp[np.arange(len(z)), y_index]
+    return (1.0 - e) * nll + e * (-logp).mean(axis=1)
+
+
+def smoothed_targets(Y, e, k):
+    """The targets whose cross-entropy is PyTorch's smoothed loss:
+    q = (1 - e) onehot + e / K (delta dl/dz = p - q)."""
+    return (1.0 - e) * Y + e / k
+
+
+def clip_grad_norm(grads, max_norm):
+    """torch.nn.utils.clip_grad_norm_(params, max_norm) (norm_type 2): the
+    norm over all gradients; each multiplied by min(1, max_norm / (norm +
+    1e-6))."""
+    total = np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads))
+    coef = min(1.0, max_norm / (total + 1e-6))
+    return [g * coef for g in grads], total
+
+
+def max_norm_project(W, c):
+    """Srivastava et al. (2014), Sec. 5.1: column j of W (n_in, n_out), unit
+    j's incoming weights, scaled to norm c where its norm exceeds c."""
+    norms = np.sqrt((W**2).sum(axis=0))
+    return W * np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
+
+
+def mixup(X, Y, lam, perm):
+    """Zhang et al. (2018): x~ = lam x + (1 - lam) x[perm], y~ likewise."""
+    return lam * X + (1 - lam) * X[perm], lam * Y + (1 - lam) * Y[perm]
+
+
+def swats_step(theta, g, state, t, lr, b1=0.9, b2=0.999, eps=1e-8, eps_switch=1e-9):
+    """SWATS, Keskar & Socher (2017), Algorithm 1, one step k = t (from 1).
+
+    Adam phase: m, a moments; p_k = -lr sqrt(1 - b2^k) / (1 - b1^k) m /
+    (sqrt(a) + eps); theta += p_k; if p_k . g != 0: gamma = p.p / (-p.g),
+    lambda = b2 lambda + (1 - b2) gamma, and the switch when k > 1 and
+    |lambda / (1 - b2^k) - gamma| < eps_switch, with the SGD rate
+    Lambda = lambda / (1 - b2^k).  SGD phase: v = b1 v + g; theta -=
+    (1 - b1) Lambda v (the rate scaled as the schedule's lr / lr at the
+    switch).  state records "switch" (the step, or 0) and "gaps", the
+    criterion's |lambda / (1 - b2^k) - gamma| per Adam step."""
+    if state.get("switch", 0):
+        v = b1 * state.get("v", np.zeros_like(theta)) + g
+        state["v"] = v
+        return theta - (1 - b1) * state["rate"] * (lr / state["lr0"]) * v
+    m = b1 * state.get("m", np.zeros_like(theta)) + (1 - b1) * g
+    a = b2 * state.get("a", np.zeros_like(theta)) + (1 - b2) * g * g
+    state["m"], state["a"] = m, a
+    p = -lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(a) + eps)
+    pg = float(p @ g)
+    if pg != 0:
+        gamma = float(p @ p) / -pg
+        lam = b2 * state.get("lambda", 0.0) + (1 - b2) * gamma
+        state["lambda"] = lam
+        gap = abs(lam / (1 - b2**t) - gamma)
+        state.setdefault("gaps", []).append(gap)
+        if t > 1 and gap < eps_switch:
+            state["switch"], state["rate"], state["lr0"] = t, lam / (1 - b2**t), lr
+    return theta + p
+
+
+def input_gradient(coefs, intercepts, X, Y, act, out, loss, act_param=None):
+    """d l_i / d x_i for each sample's own loss: the backward pass carried
+    one layer further, Delta_0 W_0^T."""
+    Z, A = forward(coefs, intercepts, X, act, out, act_param)
+    delta = output_delta(out, loss, Z[-1], Y)
+    for l in range(len(coefs) - 1, 0, -1):
+        delta = (delta @ coefs[l].T) * activation_derivative(act, Z[l - 1], act_param)
+    return delta @ coefs[0].T
+
+
+def fgsm(coefs, intercepts, X, Y, eps, act, out, loss):
+    """Goodfellow et al. (2015): x + eps sign(grad_x J)."""
+    return X + eps * np.sign(input_gradient(coefs, intercepts, X, Y, act, out, loss))

@@ -34,11 +34,16 @@ SOLVER_CASES = [
                                            centered=True)),
     ("adadelta", dict(lr=1.0, rho=0.9, eps=1e-6),
      lambda th, g, st, t: ref.adadelta_step(th, g, st, 1.0, 0.9, 1e-6)),
+    # the Adam phase (the paper's tolerance does not fire on these gradients;
+    # test_swats.py tests the switch)
+    ("swats", dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6),
+     lambda th, g, st, t: ref.swats_step(th, g, st, t, 0.01, 0.8, 0.99, 1e-6)),
 ]
 #: state vectors each case keeps: sgd a velocity, adam(w) two moments,
 #: adagrad a sum, rmsprop a mean square (+ a momentum buffer, + a mean
-#: gradient when centred), adadelta two averages
-N_STATE = [1, 1, 1, 2, 2, 1, 1, 2, 2, 3, 2]
+#: gradient when centred), adadelta two averages, swats Adam's two moments
+#: and SGD's momentum buffer
+N_STATE = [1, 1, 1, 2, 2, 1, 1, 2, 2, 3, 2, 3]
 
 
 def make_optimizer(solver, kw, n, n_decay, dtype, **extra):

@@ -94,6 +94,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "bn_eps": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
+        "max_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "swats_eps": [Interval(Real, 0, None, closed="neither")],
+        "snapshot_ensemble": [None, Interval(Integral, 1, None, closed="left")],
+        "adversarial_eps": [Interval(Real, 0, None, closed="left")],
+        "adversarial_alpha": [Interval(Real, 0, 1, closed="right")],
         "learning_rate_init": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -132,7 +139,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         early_stopping, validation_fraction, beta_1, beta_2, epsilon,
         n_iter_no_change, max_fun, dtype, weight_init, n_threads,
         lr_schedule_params, rho, weight_decay, batch_norm, bn_momentum, bn_eps,
-        dropout, input_noise, scoring, record_layer_stats,
+        dropout, input_noise, scoring, record_layer_stats, max_norm=None,
+        clip_norm=None, mixup_alpha=0.0, swats_eps=1e-9, snapshot_ensemble=None,
+        adversarial_eps=0.0, adversarial_alpha=0.5,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -169,6 +178,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.bn_eps = bn_eps
         self.dropout = dropout
         self.input_noise = input_noise
+        self.max_norm = max_norm
+        self.clip_norm = clip_norm
+        self.mixup_alpha = mixup_alpha
+        self.swats_eps = swats_eps
+        self.snapshot_ensemble = snapshot_ensemble
+        self.adversarial_eps = adversarial_eps
+        self.adversarial_alpha = adversarial_alpha
         self.scoring = scoring
         self.record_layer_stats = record_layer_stats
 
@@ -194,6 +210,40 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _encode_validation(self, y_val, dtype):
         """The target matrix of user-supplied validation targets (checked
         against the fitted ones: classes, outputs)."""
+
+    def _training_targets(self, Y):
+        """The target matrix that training fits (label smoothing), from the
+        encoded targets Y."""
+        return Y
+
+    def _check_training_options(self):
+        """Options that act on minibatch training need a first-order
+        solver; snapshot ensembles need restarts; adversarial training no
+        batch norm."""
+        if self.snapshot_ensemble is not None and self.learning_rate != "cosine_restarts":
+            raise ValueError(
+                f"snapshot_ensemble={self.snapshot_ensemble!r} keeps the model at the "
+                "end of each restart period of learning_rate='cosine_restarts'; "
+                f"learning_rate={self.learning_rate!r} has none (set "
+                "learning_rate='cosine_restarts', or snapshot_ensemble=None)."
+            )
+        if self.adversarial_eps > 0 and self.batch_norm:
+            raise ValueError(
+                f"adversarial_eps={self.adversarial_eps!r} is not supported with "
+                "batch_norm=True: the adversarial examples' second pass would "
+                "move the batch statistics again (set batch_norm=False, or "
+                "adversarial_eps=0)."
+            )
+        if SOLVERS[self.solver].stochastic:
+            return
+        for name, off in (("clip_norm", None), ("max_norm", None), ("mixup_alpha", 0.0),
+                          ("snapshot_ensemble", None), ("adversarial_eps", 0.0)):
+            if getattr(self, name) not in (None, 0, 0.0):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} acts on minibatch training; "
+                    f"solver={self.solver!r} trains on the full batch (use a "
+                    f"first-order solver, or {name}={off!r})."
+                )
 
     def _class_weights(self, Y, incremental):
         """Per-sample weights from class_weight (classifiers), or None."""
@@ -258,6 +308,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             state["_running"] = model.running
             for attr in _PARAM_ATTRS:
                 state.pop(attr, None)
+        for key in ("_snapshots", "_snapshot_run"):
+            if state.get(key):
+                # each snapshot as its parameters, the network being the model's
+                state[key] = [(m.theta, m.running) for m in state[key]]
         return state
 
     def __setstate__(self, state):
@@ -274,9 +328,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         parts = [state.pop(k, None) for k in ("_network", "_theta", "_running")]
         if isinstance(parts[0], dict):
             parts[0] = Network(**parts[0])
+        snapshots = {key: state.pop(key) for key in ("_snapshots", "_snapshot_run")
+                     if key in state}
         super().__setstate__(state)
         if parts[0] is not None:
             self._install(_Model(*parts))
+            for key, value in snapshots.items():
+                setattr(self, key, [_Model(parts[0], theta, running)
+                                    for theta, running in value])
 
     @contextmanager
     def _transaction(self):
@@ -389,6 +448,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             # fail deep inside or train silently with a negative penalty.
             self._validate_params()
         hidden = self._hidden_sizes()
+        self._check_training_options()
         check_schedule_params(self.learning_rate, self.lr_schedule_params)
         dtype = _check_dtype(self.dtype)
         if incremental and self.early_stopping:
@@ -421,7 +481,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "more than 1 value per feature when training (batch_size="
                 f"{self.batch_size}, n_samples={n_samples})."
             )
-        needs_seed = np.any(dropout > 0) or self.input_noise > 0
+        needs_seed = np.any(dropout > 0) or self.input_noise > 0 or self.mixup_alpha > 0
         network = Network(
             layer_sizes, self.activation, out_activation, loss, dtype,
             batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,
@@ -529,8 +589,37 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _forward(self, X, check_input=True, logits=False):
         """The network's outputs for X: the output activations, or with
-        `logits` the output layer's pre-activations."""
-        model = self._current_model()
+        `logits` the output layer's pre-activations.  A snapshot ensemble
+        averages its snapshots' output activations (probabilities, means);
+        its "logits" are then the output link of that average (log p for a
+        softmax, logit p for a sigmoid, log mu for Poisson)."""
+        snapshots = self.__dict__.get("_snapshots")
+        if not snapshots:
+            return self._forward_model(self._current_model(), X, check_input, logits)
+        if check_input:
+            X = self._check_predict_input(X, snapshots[0])
+        out = None
+        for model in snapshots:
+            y = self._forward_model(model, X, False, False)
+            out = y.astype(np.float64) if out is None else out + y
+        out /= len(snapshots)
+        out = out.astype(y.dtype)
+        if not logits:
+            return out
+        act = self.out_activation_
+        with np.errstate(divide="ignore"):
+            if act == "softmax":
+                return np.log(out)
+            if act == "logistic":
+                return np.log(out) - np.log1p(-out)
+            if act == "exp":
+                return np.log(out)
+        if act == "softplus":
+            return np.where(out > 20, out, np.log(np.expm1(np.maximum(out, 1e-30))))
+        return out
+
+    def _forward_model(self, model, X, check_input=True, logits=False):
+        """The outputs of one model for X (see _forward)."""
         n_threads = effective_n_threads(self.n_threads)
         n_out = model.network.sizes[-1]
         if (

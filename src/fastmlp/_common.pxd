@@ -106,11 +106,13 @@ cdef struct Pass:
 cdef struct Batch:
     # A minibatch: rows of inputs x, targets y and sample weights sw (NULL:
     # all 1), in the training dtype; the gradient is scaled by `scale`.
+    # dx (rows x n_in, or NULL) receives the gradient with respect to x.
     const void *x
     const void *y
     const void *sw
     intp rows
     double scale
+    void *dx
 
 
 # Phases of a training step, timed when the Training has a profile array.

@@ -110,6 +110,7 @@ class Solver:
             eps=est.epsilon,
             rho=est.rho if est.rho is not None else (self.rho or 0.9),
             weight_decay=est.weight_decay,
+            swats_eps=est.swats_eps,
         )
 
 
@@ -126,6 +127,8 @@ SOLVERS = {
     "rmsprop": _solver("rmsprop", 0.01, rho=0.99),
     # Adadelta's 1.0 is the paper's rate-free update
     "adadelta": _solver("adadelta", 1.0, rho=0.9),
+    # Adam's rate until SWATS switches to SGD at its own estimate
+    "swats": _solver("swats", 0.001),
     "lbfgs": Solver("lbfgs", None, 0.001),
 }
 assert {s.name for s in SOLVERS.values() if s.stochastic} == set(_tables.SOLVERS), \

@@ -32,7 +32,9 @@ from ._passes cimport (
     LayoutArrays, forward, forward_backward, mark, plan_dwork, plan_workspace,
 )
 from ._passes import check_blas_size, n_dwork
-from ._regularization cimport add_noise
+from ._regularization cimport (
+    add_noise, clip_grad_norm, fgsm_perturb, max_norm_project, mixup,
+)
 from ._sparse_input cimport (
     CSRInput, SparseFirstLayer, gather_csr, gather_dense, view_csr,
 )
@@ -72,6 +74,20 @@ cdef class Engine:
     sparse_max_nnz : int, optional
         The most nonzeros a batch of a scipy.sparse input holds
         (``CSRInput.max_batch_nnz``); None for a dense input.
+    clip_norm : float
+        Minibatch training clips each step's gradient (its L2 term
+        included) to this global L2 norm, as ``clip_grad_norm_``; 0: off.
+    max_norm : float
+        After each minibatch step, every hidden unit's incoming weight
+        vector is projected onto the L2 ball of this radius; 0: off.
+    mixup_alpha : float
+        Minibatch training mixes each batch's rows and targets (mixup, with
+        lambda ~ Beta(mixup_alpha, mixup_alpha)); 0: off.  The random
+        numbers are keyed by the network's seed.
+    adversarial_eps, adversarial_alpha : float
+        Adversarial training (Goodfellow et al. 2015): each minibatch's
+        gradient is that of alpha J(x) + (1 - alpha) J(x + eps sign(dJ/dx));
+        eps = 0: off.  Needs the dense first layer and no batch norm.
     """
     cdef LayoutArrays arrays
     cdef Threads th
@@ -86,13 +102,19 @@ cdef class Engine:
     cdef readonly object dtype
     cdef readonly intp capacity
     cdef readonly double alpha
+    cdef readonly double clip_norm, max_norm, mixup_alpha
+    cdef object mix, mix_perm          # mixup's mixed batch and permutation
+    cdef readonly double adversarial_eps, adversarial_alpha
+    cdef object adv                    # the inputs' gradient, then x_adv
     cdef double loss_scale
     cdef intp n_params, n_weights
     cdef public object profile
 
     def __cinit__(self, network, intp capacity, int n_threads=1, bint split_gemm=False,
                   split_parts=None, double alpha=0.0, running=None, sparse_split=None,
-                  sparse_max_nnz=None):
+                  sparse_max_nnz=None, double clip_norm=0.0, double max_norm=0.0,
+                  double mixup_alpha=0.0, double adversarial_eps=0.0,
+                  double adversarial_alpha=0.5):
         cdef intp[::1] offsets
         cdef double[::1] dwork
         cdef double[::1] run
@@ -109,6 +131,26 @@ cdef class Engine:
         self.dtype = np.dtype(network.dtype)
         self.capacity = capacity
         self.alpha = alpha
+        if not (clip_norm >= 0 and max_norm >= 0 and mixup_alpha >= 0):
+            raise ValueError("clip_norm, max_norm and mixup_alpha must be >= 0")
+        self.clip_norm = clip_norm
+        self.max_norm = max_norm
+        self.mixup_alpha = mixup_alpha
+        if mixup_alpha > 0:
+            if sparse_split is not None:
+                raise ValueError("the sparse first layer excludes mixup")
+            self.mix = aligned_empty(capacity * (network.sizes[0] + network.sizes[-1]),
+                                     np.dtype(network.dtype))
+            self.mix_perm = np.empty(capacity, dtype=np.intp)
+        if not (adversarial_eps >= 0 and 0 < adversarial_alpha <= 1):
+            raise ValueError("adversarial_eps must be >= 0 and adversarial_alpha in (0, 1]")
+        self.adversarial_eps = adversarial_eps
+        self.adversarial_alpha = adversarial_alpha
+        if adversarial_eps > 0:
+            if sparse_split is not None or network.batch_norm:
+                raise ValueError("adversarial training needs the dense first layer "
+                                 "and no batch norm")
+            self.adv = aligned_empty(capacity * network.sizes[0], np.dtype(network.dtype))
         self.loss_scale = network.loss_scale
         self.n_params = network.n_params
         self.n_weights = network.n_weights
@@ -241,7 +283,17 @@ cdef class Engine:
         cdef floating[::1] state = optimizer.state
         cdef double[::1] prof
         cdef double loss, sw_sum, ss_new, unused = 0.0, sumsq_w = 0.0, total = 0.0
-        cdef double alpha = self.alpha
+        cdef double alpha = self.alpha, l2
+        cdef double clip = self.clip_norm, maxn = self.max_norm
+        cdef double mix_alpha = self.mixup_alpha
+        cdef double adv_eps = self.adversarial_eps, adv_alpha = self.adversarial_alpha
+        cdef double loss_adv
+        cdef floating *advb = NULL
+        cdef floating[::1] adv_view
+        cdef floating *mx = NULL
+        cdef intp *mperm = NULL
+        cdef floating[::1] mix_view
+        cdef intp[::1] perm_view
         cdef long long t = optimizer.t
         cdef double next_check = 0.0
         cdef int signalled = 0
@@ -266,6 +318,14 @@ cdef class Engine:
                 raise ValueError(f"profile needs {PROF_N + 1} entries")
             tr.prof = &prof[0]
         tr.epoch = <unsigned long long>epoch
+        if adv_eps > 0:
+            adv_view = self.adv
+            advb = &adv_view[0]
+        if mix_alpha > 0:
+            mix_view = self.mix
+            perm_view = self.mix_perm
+            mx = &mix_view[0]
+            mperm = &perm_view[0]
         with nogil:
             next_check = omp_get_wtime() + CHECK_MICROSECONDS * 1e-6
             if tr.prof != NULL:
@@ -310,6 +370,12 @@ cdef class Engine:
                         memcpy(xb, batch.x, rows * n_in * sizeof(floating))
                         batch.x = xb
                     add_noise(&self.th, &tr, xb, rows * n_in)
+                if mix_alpha > 0:
+                    mixup(&self.th, &tr, mix_alpha, <const floating *>batch.x,
+                          <const floating *>batch.y, rows, n_in, n_out, mperm, mx,
+                          mx + rows * n_in)
+                    batch.x = mx
+                    batch.y = mx + rows * n_in
                 batch.sw = NULL
                 sw_sum = <double>rows
                 if weighted:
@@ -325,18 +391,46 @@ cdef class Engine:
                     continue
                 batch.rows = rows
                 batch.scale = 1.0 / sw_sum
+                batch.dx = NULL
                 mark(&tr, PROF_GATHER)
-                loss = forward_backward(&p, &batch, &theta[0], &grad[0], 0.0, True,
-                                        &unused)
+                if adv_eps > 0:
+                    # FGSM: alpha J(x) + (1 - alpha) J(x_adv), x_adv = x + eps
+                    # sign(dJ/dx) from the first pass, a constant for the second
+                    batch.scale = adv_alpha / sw_sum
+                    batch.dx = advb
+                    loss = forward_backward(&p, &batch, &theta[0], &grad[0], 0.0, True,
+                                            &unused)
+                    if isfinite(loss):
+                        fgsm_perturb(&self.th, <const floating *>batch.x, advb,
+                                     rows * n_in, adv_eps)
+                        batch.x = advb
+                        batch.dx = NULL
+                        batch.scale = (1.0 - adv_alpha) / sw_sum
+                        loss_adv = forward_backward(&p, &batch, &theta[0], &grad[0],
+                                                    0.0, False, &unused)
+                        loss = adv_alpha * loss + (1.0 - adv_alpha) * loss_adv
+                else:
+                    loss = forward_backward(&p, &batch, &theta[0], &grad[0], 0.0, True,
+                                            &unused)
                 loss = (self.loss_scale * loss + 0.5 * alpha * sumsq_w) / sw_sum
                 if not isfinite(loss):
                     failed = b
                     break
                 total += loss * rows
                 t += 1
+                l2 = alpha / sw_sum
+                if clip > 0 and clip_grad_norm(&self.th, &grad[0], &theta[0],
+                                               self.n_params, self.n_weights, l2, clip,
+                                               self.ws.partial):
+                    l2 = 0.0    # the clipped gradient holds the L2 term
                 ss_new = optimizer_step(&self.th, &optimizer.st, &theta[0], &grad[0],
-                                        &state[0], t, rates[b], alpha / sw_sum,
+                                        &state[0], t, rates[b], l2,
                                         self.ws.partial if alpha > 0 else NULL)
+                if maxn > 0:
+                    max_norm_project(lay, &self.th, &theta[0], maxn, self.ws.colsum)
+                    if alpha > 0:
+                        ss_new = sumsq(&self.th, &theta[0], self.n_weights,
+                                       self.ws.partial)
                 if alpha > 0:
                     sumsq_w = ss_new
                 mark(&tr, PROF_STEP)
@@ -413,6 +507,7 @@ cdef class Engine:
                 batch.y = &Y[start, 0]
                 batch.sw = &sample_weight[start] if weighted else NULL
                 batch.scale = 1.0 / sw_total
+                batch.dx = NULL
                 loss += forward_backward(&p, &batch, &theta[0], &grad[0], self.alpha,
                                          start == 0, &sumsq_w)
                 start += batch.rows
@@ -424,6 +519,54 @@ cdef class Engine:
         if signalled:
             raise_pending()
         return (self.loss_scale * loss + 0.5 * self.alpha * sumsq_w) / sw_total
+
+    def input_gradient(self, const floating[:, ::1] X, const floating[:, ::1] Y,
+                       const floating[::1] theta, floating[:, ::1] dX):
+        """dX[i] = the gradient of sample i's loss l_i (its own, not averaged)
+        with respect to X[i], for a dense X, in chunks of the capacity: the
+        training pass without dropout or input noise, through the dense
+        first layer (no batch norm: its batch statistics would couple the
+        samples).  Returns sum_i l_i.  The engine's gradient buffer is
+        overwritten."""
+        cdef intp n = X.shape[0], start
+        cdef Training tr = self.tr
+        cdef Pass p
+        cdef Batch batch
+        cdef double ss = 0.0, loss = 0.0
+        cdef floating[::1] g = self.grad
+        cdef int signalled = 0
+        self._check(X, Y, np.empty(0, dtype=self.dtype), theta)
+        if dX.shape[0] != n or dX.shape[1] != X.shape[1]:
+            raise ValueError("dX must have X's shape")
+        if self.arrays.lay.bn:
+            raise ValueError("the input gradient of a batch-normalised network is "
+                             "not supported")
+        if n == 0:
+            return 0.0
+        tr.dropout = NULL
+        tr.input_noise = 0.0
+        tr.update_stats = False
+        p = self._pass(&tr)
+        p.sparse = NULL        # the dense first layer
+        with nogil:
+            start = 0
+            while start < n:
+                batch.rows = min(self.capacity, n - start)
+                batch.x = &X[start, 0]
+                batch.y = &Y[start, 0]
+                batch.sw = NULL
+                batch.scale = 1.0      # per sample, not averaged
+                batch.dx = &dX[start, 0]
+                loss += forward_backward(&p, &batch, &theta[0], &g[0], 0.0, True, &ss)
+                start += batch.rows
+                if start < n:
+                    with gil:
+                        signalled = check_signals()
+                    if signalled:
+                        break
+        if signalled:
+            raise_pending()
+        return self.loss_scale * loss
 
     def layer_values(self, const floating[:, ::1] X, const floating[:, ::1] Y,
                      const floating[::1] theta):
@@ -475,6 +618,7 @@ cdef class Engine:
         batch.y = &Y[0, 0]
         batch.sw = NULL
         batch.scale = 1.0      # per sample, not averaged
+        batch.dx = NULL
         with nogil:
             loss = forward_backward(&p, &batch, &theta[0], &g[0], 0.0, True, &ss)
         if not isfinite(loss):

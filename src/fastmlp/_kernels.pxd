@@ -16,6 +16,7 @@ cdef extern from "kernels.h" nogil:
         FM_N_SOLVERS
         FM_ACT_IDENTITY
         FM_SOLVER_ADAMW
+        FM_SOLVER_SWATS
     const char *fm_activation_names[]
     const int fm_activation_needs_input[]
     const char *fm_output_activations[]
@@ -38,6 +39,8 @@ cdef extern from "kernels.h" nogil:
         double decay
         double c1
         double c2
+        double *dots
+        int sgd
 
     ctypedef struct fm_rows:
         const int32_t *cols
@@ -60,6 +63,11 @@ cdef extern from "kernels.h" nogil:
     int fm_solver_n_state(const fm_optim *o)
     int fm_force_portable
     uint64_t fm_batch_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t stream)
+    double fm_mixup_draw(uint64_t key, double alpha, intp rows, intp *perm)
+    void fm_fgsm_f(float *adv, const float *x, intp n, double eps)
+    void fm_fgsm_d(double *adv, const double *x, intp n, double eps)
+    void fm_mix_rows_f(float *dst, const float *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
+    void fm_mix_rows_d(double *dst, const double *src, const intp *perm, intp r0, intp r1, intp cols, double lam)
     void fm_bias_act_f(float *z, const float *b, float *u, intp rows, intp cols, int act, double param)
     void fm_bias_act_d(double *z, const double *b, double *u, intp rows, intp cols, int act, double param)
     void fm_act_backward_f(float *a, const float *g, const float *u, intp n, int act, double param)
@@ -93,6 +101,14 @@ cdef extern from "kernels.h" nogil:
     double fm_sumsq_f(const float *x, intp n)
     double fm_sumsq_d(const double *x, intp n)
     int fm_nonfinite_f(const float *x, intp n)
+    double fm_grad_sumsq_f(const float *g, const float *theta, intp n, double l2)
+    double fm_grad_sumsq_d(const double *g, const double *theta, intp n, double l2)
+    void fm_grad_scale_f(float *g, const float *theta, intp n, double l2, double f)
+    void fm_grad_scale_d(double *g, const double *theta, intp n, double l2, double f)
+    void fm_colsumsq_f(const float *x, intp rows, intp ld, intp cols, double *acc)
+    void fm_colsumsq_d(const double *x, intp rows, intp ld, intp cols, double *acc)
+    void fm_colscale_f(float *x, intp rows, intp ld, intp cols, const double *f)
+    void fm_colscale_d(double *x, intp rows, intp ld, intp cols, const double *f)
     int fm_nonfinite_d(const double *x, intp n)
     void fm_vecmat_f(const float *x, intp m, const float *W, intp ldw, intp n, float *y)
     void fm_vecmat_d(const double *x, intp m, const double *W, intp ldw, intp n, double *y)
@@ -236,3 +252,39 @@ cdef inline void k_csr_gather(const fm_csr *src, const intp *idx, intp first, in
         fm_csr_gather_f(src, idx, first, r0, r1, cols, vals, start)
     else:
         fm_csr_gather_d(src, idx, first, r0, r1, cols, vals, start)
+
+cdef inline double k_grad_sumsq(const floating *g, const floating *theta, intp n, double l2) noexcept nogil:
+    if floating is float:
+        return fm_grad_sumsq_f(g, theta, n, l2)
+    else:
+        return fm_grad_sumsq_d(g, theta, n, l2)
+
+cdef inline void k_grad_scale(floating *g, const floating *theta, intp n, double l2, double f) noexcept nogil:
+    if floating is float:
+        fm_grad_scale_f(g, theta, n, l2, f)
+    else:
+        fm_grad_scale_d(g, theta, n, l2, f)
+
+cdef inline void k_colsumsq(const floating *x, intp rows, intp ld, intp cols, double *acc) noexcept nogil:
+    if floating is float:
+        fm_colsumsq_f(x, rows, ld, cols, acc)
+    else:
+        fm_colsumsq_d(x, rows, ld, cols, acc)
+
+cdef inline void k_colscale(floating *x, intp rows, intp ld, intp cols, const double *f) noexcept nogil:
+    if floating is float:
+        fm_colscale_f(x, rows, ld, cols, f)
+    else:
+        fm_colscale_d(x, rows, ld, cols, f)
+
+cdef inline void k_mix_rows(floating *dst, const floating *src, const intp *perm, intp r0, intp r1, intp cols, double lam) noexcept nogil:
+    if floating is float:
+        fm_mix_rows_f(dst, src, perm, r0, r1, cols, lam)
+    else:
+        fm_mix_rows_d(dst, src, perm, r0, r1, cols, lam)
+
+cdef inline void k_fgsm(floating *adv, const floating *x, intp n, double eps) noexcept nogil:
+    if floating is float:
+        fm_fgsm_f(adv, x, n, eps)
+    else:
+        fm_fgsm_d(adv, x, n, eps)

@@ -13,7 +13,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import assert_all_finite
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
-from sklearn.utils._param_validation import StrOptions
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -65,7 +67,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         differentiated from their output.
 
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
-'adadelta'}, default='adam'
+'adadelta', 'swats'}, default='adam'
         Every first-order update is one fused loop over the flat parameter
         vector (g: gradient including the L2 term, t: step count from 1).
 
@@ -92,6 +94,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
           E_dx <- rho E_dx + (1 - rho) dx^2; theta -= lr dx, epsilon inside
           both roots; lr = 1 (the paper has no learning rate), rho = 0.9
           (PyTorch's; the paper uses 0.95 and epsilon 1e-6).
+        - ``'swats'`` (Keskar & Socher 2017, "Improving Generalization
+          Performance by Switching from Adam to SGD", Algorithm 1): Adam as
+          ``'adam'`` (whose form is the paper's) until the switch; after
+          each Adam step p, gamma = p.p / (-p.g) (the SGD rate whose step
+          projected on g gives p), lambda <- beta_2 lambda + (1 - beta_2)
+          gamma, and when t > 1 and |lambda / (1 - beta_2^t) - gamma| <
+          ``swats_eps`` training continues as SGD with momentum beta_1 at
+          the rate L = lambda / (1 - beta_2^t): b <- beta_1 b + g; theta -=
+          (1 - beta_1) L b (L follows the schedule: times lr_t / lr at the
+          switch). The step of the switch is ``swats_switch_step_``.
         - ``'lbfgs'``: SciPy's L-BFGS-B on the full-batch loss and gradient,
           as scikit-learn.
 
@@ -231,6 +243,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Decoupled weight decay of ``'adamw'`` (PyTorch's default), applied to
         the weights only. ``alpha`` (L2 in the loss) works with every solver.
 
+    swats_eps : float, default=1e-9
+        The tolerance of ``'swats'``'s switching criterion (the paper's
+        1e-9). On noisy minibatch gradients the paper's tolerance rarely
+        fires (the estimate lambda / (1 - beta_2^t) and the current gamma
+        differ by far more); a larger one switches earlier.
+
     batch_norm : bool, default=False
         Batch normalisation (Ioffe & Szegedy) of every hidden layer's
         pre-activations, before the activation: per feature, the minibatch's
@@ -269,6 +287,84 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         (random_state, epoch, minibatch, element): the same seed gives the
         same model whatever the number of threads, and masks differ between
         minibatches and epochs.
+
+    max_norm : float, default=None
+        The max-norm constraint of Srivastava et al. (2014, "Dropout", Sec.
+        5.1): after each minibatch step, every hidden unit's incoming weight
+        vector (column j of its layer's ``coefs_[i]``, of shape (n_in,
+        n_out); biases excluded) is projected onto the L2 ball of radius
+        ``max_norm``: w_j <- w_j * max_norm / ||w_j|| when ||w_j|| >
+        max_norm. The paper constrains the hidden units; the output layer is
+        left free (``alpha`` still applies to it). None: no constraint.
+        First-order solvers only (``'lbfgs'`` takes no steps to project).
+
+    clip_norm : float, default=None
+        Gradient clipping by global norm, as PyTorch's
+        ``torch.nn.utils.clip_grad_norm_(parameters, clip_norm)``: before
+        each minibatch step, with g the whole gradient (weights, biases, BN
+        parameters) *including the L2 term* ``alpha * W / batch`` (the
+        gradient of the objective, as PyTorch with the penalty written into
+        the loss; ``'adamw'``'s decoupled ``weight_decay`` is not a gradient
+        and is not clipped), g <- g * clip_norm / (||g|| + 1e-6) when that
+        factor is below 1. None: no clipping. First-order solvers only.
+
+    mixup_alpha : float, default=0.0
+        Mixup (Zhang et al., ICLR 2018, "mixup: Beyond Empirical Risk
+        Minimization"): each training minibatch is replaced by convex
+        combinations of its rows, x~ = lam x + (1 - lam) x_j and of their
+        one-hot targets y~ = lam y + (1 - lam) y_j, with one lam ~
+        Beta(mixup_alpha, mixup_alpha) per minibatch and j a random
+        permutation of the minibatch (the paper's implementation). Sample
+        weights stay those of the rows x. The draws come from the engine's
+        counter-based generator keyed by (random_state, epoch, minibatch), as
+        dropout's: the same model for any thread count. ``loss_curve_``
+        reports the loss on the mixed minibatches. 0 turns it off; the paper
+        uses 0.1 to 0.4. First-order solvers only, dense ``X`` only (mixed
+        rows are dense).
+
+    snapshot_ensemble : int, default=None
+        Snapshot ensembles (Huang et al., ICLR 2017, "Snapshot Ensembles:
+        Train 1, get M for free"): with ``learning_rate='cosine_restarts'``,
+        the model at the end of each restart period is kept (the last
+        ``snapshot_ensemble`` of them, ``snapshot_epochs_``), and
+        ``predict_proba`` is the mean of their probabilities (``predict``
+        its argmax; ``predict_log_proba`` its log). ``coefs_`` and
+        ``intercepts_`` stay the final model's. The snapshots are part of
+        the fitted state (pickles keep them; ``partial_fit`` continues
+        collecting them); ``fastmlp.to_onnx`` refuses an ensemble. If no
+        period has ended, predictions use the final model (with a warning).
+        None: no ensemble. Early stopping's validation scores are the
+        current model's.
+
+    adversarial_eps : float, default=0.0
+        Adversarial training with the fast gradient sign method (Goodfellow,
+        Shlens & Szegedy, ICLR 2015, "Explaining and Harnessing Adversarial
+        Examples"): for each minibatch the engine back-propagates to the
+        inputs, builds x_adv = x + adversarial_eps * sign(grad_x J(theta, x,
+        y)) in its workspace (the perturbation a constant, not
+        differentiated; not clipped to the input range, as in the paper) and
+        follows the gradient of adversarial_alpha * J(x) + (1 -
+        adversarial_alpha) * J(x_adv), a second forward and backward pass
+        (dropout masks are the same in both). ``loss_curve_`` reports that
+        objective. 0 turns it off; the paper uses 0.25 for MNIST in [0, 1].
+        First-order solvers, dense ``X``, no ``batch_norm``.
+        :func:`fastmlp.inspection.fgsm` crafts such examples for evaluation.
+
+    adversarial_alpha : float, default=0.5
+        The weight of the clean examples' loss in adversarial training (the
+        paper's 0.5), in (0, 1].
+
+    label_smoothing : float, default=0.0
+        Label smoothing (Szegedy et al. 2016) as PyTorch's
+        ``CrossEntropyLoss(label_smoothing=e)``: the softmax output is fitted
+        to q = (1 - e) onehot(y) + e / K (K classes), i.e. the loss is
+        (1 - e) * nll + e * mean_k(-log p_k), and its delta is p - q. A
+        sigmoid output (binary and multilabel targets) is a two-class
+        softmax per label, so each label's target becomes (1 - e) y + e / 2
+        (Keras's ``BinaryCrossentropy(label_smoothing=e)``). ``loss_`` and
+        ``loss_curve_`` report the smoothed loss; validation scores and
+        ``validation_loss_curve_`` use the true labels. Every solver,
+        ``'lbfgs'`` included.
 
     class_weight : dict, list of dict or 'balanced', default=None
         Weights of the classes, as in :class:`~sklearn.linear_model.SGDClassifier`:
@@ -340,6 +436,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     t_ : int
         Number of training samples seen.
+
+    swats_switch_step_ : int or None
+        With ``solver='swats'``, the optimiser step (counted from 1 since the
+        optimiser's state was created, as ``t`` in the update) at which it
+        switched from Adam to SGD, or None if it has not; absent for the
+        other solvers.
+
+    snapshot_epochs_ : list of int
+        With ``snapshot_ensemble``, the epochs (counted since the schedule
+        started) at whose end the ensemble's snapshots were taken, oldest
+        first; absent otherwise.
 
     coefs_ : list of ndarray of shape (n_in, n_out)
         Weight matrices, views of the flat parameter vector.
@@ -424,6 +531,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
         "class_weight": [None, dict, list, StrOptions({"balanced"})],
+        "label_smoothing": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -458,11 +566,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        swats_eps=1e-9,
         batch_norm=False,
         bn_momentum=0.1,
         bn_eps=1e-5,
         dropout=0.0,
         input_noise=0.0,
+        max_norm=None,
+        clip_norm=None,
+        mixup_alpha=0.0,
+        snapshot_ensemble=None,
+        adversarial_eps=0.0,
+        adversarial_alpha=0.5,
+        label_smoothing=0.0,
         class_weight=None,
         scoring=None,
         record_layer_stats=False,
@@ -498,15 +614,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            swats_eps=swats_eps,
             batch_norm=batch_norm,
             bn_momentum=bn_momentum,
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
+            mixup_alpha=mixup_alpha,
+            snapshot_ensemble=snapshot_ensemble,
+            adversarial_eps=adversarial_eps,
+            adversarial_alpha=adversarial_alpha,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(
@@ -600,6 +724,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax", "log_loss"
         return "logistic", "binary_log_loss"
+
+    def _training_targets(self, Y):
+        """The targets training fits: with label_smoothing = e, PyTorch's
+        CrossEntropyLoss targets (1 - e) Y + e / K over the K softmax
+        outputs; a sigmoid output (binary, multilabel) is a two-class
+        softmax per label, hence (1 - e) Y + e / 2 (Keras's
+        BinaryCrossentropy(label_smoothing=e))."""
+        e = self.label_smoothing
+        if not e:
+            return Y
+        k = Y.shape[1] if self._label_binarizer.y_type_ == "multiclass" else 2
+        return np.ascontiguousarray((1.0 - e) * Y + e / k, dtype=Y.dtype)
 
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)
@@ -801,7 +937,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Activation of the hidden layers; see :class:`MLPClassifier`.
 
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop', \
-'adadelta'}, default='adam'
+'adadelta', 'swats'}, default='adam'
         See :class:`MLPClassifier`.
 
     alpha : float, default=0.0001
@@ -877,6 +1013,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     weight_decay : float, default=0.01
         Decoupled weight decay of ``'adamw'``.
 
+    swats_eps : float, default=1e-9
+        The tolerance of ``'swats'``'s switching criterion; see
+        :class:`MLPClassifier`.
+
     batch_norm : bool, default=False
         Batch normalisation of the hidden layers; see :class:`MLPClassifier`.
 
@@ -888,6 +1028,32 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     input_noise : float, default=0.0
         Standard deviation of Gaussian noise added to training inputs.
+
+    max_norm : float, default=None
+        The max-norm constraint on every hidden unit's incoming weights
+        after each step (Srivastava et al. 2014); see :class:`MLPClassifier`.
+
+    clip_norm : float, default=None
+        Gradient clipping by global norm, L2 term included, as PyTorch's
+        ``clip_grad_norm_``; see :class:`MLPClassifier`.
+
+    mixup_alpha : float, default=0.0
+        Mixup (Zhang et al. 2018) of each minibatch's rows and of their
+        targets, lam ~ Beta(mixup_alpha, mixup_alpha); see
+        :class:`MLPClassifier`. 0 turns it off.
+
+    snapshot_ensemble : int, default=None
+        Snapshot ensembles (Huang et al. 2017) with
+        ``learning_rate='cosine_restarts'``: ``predict`` is the mean of the
+        models kept at the ends of the last ``snapshot_ensemble`` restart
+        periods; see :class:`MLPClassifier`.
+
+    adversarial_eps : float, default=0.0
+        Adversarial training with the fast gradient sign method (Goodfellow
+        et al. 2015); see :class:`MLPClassifier`. 0 turns it off.
+
+    adversarial_alpha : float, default=0.5
+        The weight of the clean examples' loss in adversarial training.
 
     out_activation : {'identity', 'softplus', 'sigmoid'}, default=None
         Output layer for ``loss='squared_error'``: ``'identity'`` (the
@@ -915,8 +1081,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     best_loss_, loss_curve_, validation_scores_, validation_loss_curve_, \
     best_validation_score_, \
-t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, \
-n_layers_, n_outputs_
+t_, swats_switch_step_, snapshot_epochs_, coefs_, intercepts_, n_features_in_, \
+feature_names_in_, n_iter_, n_layers_, n_outputs_
         As in :class:`MLPClassifier` (validation scores are R^2).
 
     out_activation_ : str
@@ -994,11 +1160,18 @@ n_layers_, n_outputs_
         lr_schedule_params=None,
         rho=None,
         weight_decay=0.01,
+        swats_eps=1e-9,
         batch_norm=False,
         bn_momentum=0.1,
         bn_eps=1e-5,
         dropout=0.0,
         input_noise=0.0,
+        max_norm=None,
+        clip_norm=None,
+        mixup_alpha=0.0,
+        snapshot_ensemble=None,
+        adversarial_eps=0.0,
+        adversarial_alpha=0.5,
         out_activation=None,
         scoring=None,
         record_layer_stats=False,
@@ -1034,11 +1207,18 @@ n_layers_, n_outputs_
             lr_schedule_params=lr_schedule_params,
             rho=rho,
             weight_decay=weight_decay,
+            swats_eps=swats_eps,
             batch_norm=batch_norm,
             bn_momentum=bn_momentum,
             bn_eps=bn_eps,
             dropout=dropout,
             input_noise=input_noise,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
+            mixup_alpha=mixup_alpha,
+            snapshot_ensemble=snapshot_ensemble,
+            adversarial_eps=adversarial_eps,
+            adversarial_alpha=adversarial_alpha,
             scoring=scoring,
             record_layer_stats=record_layer_stats,
         )

@@ -213,6 +213,12 @@ def _check_fitted(estimator):
     from ._base import check_fitted
 
     check_fitted(estimator)
+    if estimator.__dict__.get("_snapshots"):
+        raise ValueError(
+            f"This model is a snapshot ensemble of {len(estimator._snapshots)} "
+            "networks (snapshot_ensemble); to_onnx exports one network. Export "
+            "a model fitted with snapshot_ensemble=None, or average the "
+            "snapshots' outputs outside ONNX.")
     # the public arrays may have been set by the user: checked as predict does
     estimator._current_model()
     return isinstance(estimator, MLPClassifier)
@@ -252,8 +258,9 @@ def to_onnx(estimator, *, dtype=None, target_opset=None):
     sklearn.exceptions.NotFittedError
         If it is not fitted.
     ValueError
-        For an opset below 13, an unknown dtype, or classes that are
-        neither integers nor strings.
+        For an opset below 13, an unknown dtype, classes that are neither
+        integers nor strings, or a snapshot ensemble (``snapshot_ensemble``:
+        several networks).
 
     Examples
     --------

@@ -10,14 +10,14 @@ per block, then over the blocks in order: the same for any number of threads.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport pow
+from libc.math cimport fabs, pow
 
 import numpy as np
 
 from ._aligned import aligned, aligned_zeros
 from ._common cimport SS_BLOCK, Threads, intp, threads_for
 from ._kernels cimport (
-    FM_N_SOLVERS, FM_SOLVER_ADAMW, fm_optim, fm_solver_n_state, fm_step,
+    FM_N_SOLVERS, FM_SOLVER_ADAMW, FM_SOLVER_SWATS, fm_optim, fm_solver_n_state, fm_step,
     k_optimizer_step,
 )
 
@@ -33,21 +33,28 @@ cdef inline double _span(const Stepper *st, const fm_step *s, floating *theta,
     return ss
 
 
-cdef double optimizer_step(const Threads *th, const Stepper *st, floating *theta,
+cdef double optimizer_step(const Threads *th, Stepper *st, floating *theta,
                            const floating *grad, floating *state, long long t,
                            double lr, double l2, double *partial) noexcept nogil:
     """One update of theta from grad + l2 * (the weights).  t is the 1-based
     step count, lr this step's rate.  Returns sum(weights**2) after the
     update when `partial` (one double per SS_BLOCK elements) is given, else 0.
+    SWATS's switching criterion is evaluated here, after its Adam step.
     """
     cdef intp n = st.n
     cdef int nt = threads_for(th, n)
     cdef intp nblk = (n + SS_BLOCK - 1) // SS_BLOCK
     cdef intp per = (nblk + nt - 1) // nt
     cdef intp p, k, i0, i1, cut
-    cdef fm_step weights, rest
-    cdef double ss, total = 0.0
+    cdef fm_step weights, rest, w_blk, r_blk
+    cdef double ss, total = 0.0, pp = 0.0, pg = 0.0, gamma, corrected
+    cdef bint swats = st.o.solver == FM_SOLVER_SWATS
     weights.lr = rest.lr = lr
+    weights.sgd = rest.sgd = swats and st.swats_switch > 0
+    weights.dots = rest.dots = NULL
+    if weights.sgd:
+        # the estimated rate, following the schedule from the switch on
+        weights.lr = rest.lr = st.swats_rate * (lr / st.swats_lr0)
     weights.c1 = rest.c1 = 1.0 - pow(st.o.beta1, <double>t)
     weights.c2 = rest.c2 = 1.0 - pow(st.o.beta2, <double>t)
     weights.l2 = l2
@@ -59,21 +66,43 @@ cdef double optimizer_step(const Threads *th, const Stepper *st, floating *theta
             i1 = min(i0 + SS_BLOCK, n)
             cut = min(max(st.n_decay, i0), i1)
             ss = 0.0
+            w_blk = weights
+            r_blk = rest
+            if swats and not weights.sgd:
+                # this block's p.p and p.g, summed over the blocks in order below
+                w_blk.dots = r_blk.dots = st.dots + 2 * k
+                st.dots[2 * k] = 0.0
+                st.dots[2 * k + 1] = 0.0
             if cut > i0:
-                ss = _span(st, &weights, theta, grad, state, i0, cut, partial != NULL)
+                ss = _span(st, &w_blk, theta, grad, state, i0, cut, partial != NULL)
             if i1 > cut:
-                _span(st, &rest, theta, grad, state, cut, i1, False)
+                _span(st, &r_blk, theta, grad, state, cut, i1, False)
             if partial != NULL:
                 partial[k] = ss
     if partial != NULL:
         for k in range(nblk):
             total += partial[k]
+    if swats and not weights.sgd:
+        for k in range(nblk):
+            pp += st.dots[2 * k]
+            pg += st.dots[2 * k + 1]
+        if pg != 0.0:
+            # Algorithm 1: gamma_k = p.p / (-p.g); lambda_k = beta2 lambda +
+            # (1 - beta2) gamma_k; switch when k > 1 and the bias-corrected
+            # lambda_k / (1 - beta2^k) is within eps of gamma_k
+            gamma = pp / (-pg)
+            st.swats_lambda = st.o.beta2 * st.swats_lambda + (1.0 - st.o.beta2) * gamma
+            corrected = st.swats_lambda / weights.c2
+            if t > 1 and fabs(corrected - gamma) < st.swats_eps:
+                st.swats_switch = t
+                st.swats_rate = corrected
+                st.swats_lr0 = lr
     return total
 
 
 #: Hyper-parameters an Optimizer takes, and their defaults.
 _HYPER_DEFAULTS = dict(momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,
-                       rho=0.9, centered=False, weight_decay=0.0)
+                       rho=0.9, centered=False, weight_decay=0.0, swats_eps=1e-9)
 
 
 cdef class Optimizer:
@@ -93,12 +122,15 @@ cdef class Optimizer:
         The state to continue from (e.g. an earlier fit's), else zeros.
     t : int
         Steps taken so far (Adam's bias corrections).
+    swats : tuple, optional
+        SWATS's criterion state to continue from (``Optimizer.swats``).
     **hyper
-        momentum, nesterov, beta1, beta2, eps, rho, centered, weight_decay.
+        momentum, nesterov, beta1, beta2, eps, rho, centered, weight_decay,
+        swats_eps.
     """
 
     def __cinit__(self, int solver, intp n_params, intp n_decay, dtype, state=None,
-                  long long t=0, **hyper):
+                  long long t=0, swats=None, **hyper):
         unknown = set(hyper) - set(_HYPER_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown hyper-parameters {sorted(unknown)}")
@@ -116,6 +148,12 @@ cdef class Optimizer:
         self.st.o.rho = h["rho"]
         self.st.o.centered = bool(h["centered"])
         self.st.weight_decay = h["weight_decay"]
+        self.st.swats_eps = h["swats_eps"]
+        self.swats = (0.0, 0, 0.0, 0.0) if swats is None else swats
+        cdef double[::1] dots
+        self._dots = np.zeros(2 * ((n_params + SS_BLOCK - 1) // SS_BLOCK) + 2)
+        dots = self._dots
+        self.st.dots = &dots[0]
         self.st.n = n_params
         self.st.n_decay = n_decay
         self.t = t
@@ -128,6 +166,21 @@ cdef class Optimizer:
                 raise ValueError(f"the optimiser state must be {size} values of "
                                  f"{np.dtype(dtype)}; got {state.shape} {state.dtype}")
             self.state = aligned(state)   # e.g. unpickled: read-only or unaligned
+
+    @property
+    def swats(self):
+        """SWATS's criterion state: (lambda_k, the step of the switch or 0,
+        the SGD rate, the schedule's rate at the switch)."""
+        return (self.st.swats_lambda, self.st.swats_switch, self.st.swats_rate,
+                self.st.swats_lr0)
+
+    @swats.setter
+    def swats(self, value):
+        lam, switch, rate, lr0 = value
+        self.st.swats_lambda = lam
+        self.st.swats_switch = switch
+        self.st.swats_rate = rate
+        self.st.swats_lr0 = lr0
 
     @property
     def n_state_vectors(self):

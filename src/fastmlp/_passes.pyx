@@ -203,8 +203,9 @@ cdef double forward_backward(const Pass *p, const Batch *b, const floating *thet
     Returns sum_i sw_i l_i.  grad = scale * dLoss/dtheta (+ alpha * scale * W
     on the weights) when `first`, else the data part is added to grad, so
     that a large batch can be processed in chunks; sumsq receives sum(W**2)
-    when `first` and alpha > 0.  A non-finite loss returns before the
-    backward pass.
+    when `first` and alpha > 0.  With b.dx, the backward pass goes one layer
+    further: dx = scale * dLoss/dx (the dense first layer only).  A
+    non-finite loss returns before the backward pass.
     """
     cdef const Layout *lay = p.lay
     cdef const Workspace *ws = p.ws
@@ -248,6 +249,11 @@ cdef double forward_backward(const Pass *p, const Batch *b, const floating *thet
         if not (lay.bn and l < L - 1):
             # (with BN, the hidden layer's shift beta got its gradient below)
             bias_grad(p.th, D, rows, n_out, grad + lay.b_off[l], not first, ws.colsum)
+        if l == 0 and b.dx != NULL:
+            # the inputs' gradient delta @ W^T (adversarial examples)
+            matmul(p.th, c'N', c'T', rows, n_in, n_out, D, theta + lay.w_off[0],
+                   <floating>0.0, <floating *>b.dx)
+            mark(p.tr, PROF_DELTA_GEMM)
         if l > 0:
             # delta_prev = (delta @ W^T) * act'(A_prev), written over A_prev,
             # which the rest of the backward pass no longer needs.

@@ -1,4 +1,5 @@
-# Batch normalisation, dropout and input noise over the engine's blocks.
+# Batch normalisation, dropout, input noise, gradient clipping and max-norm
+# over the engine's blocks.
 
 from cython cimport floating
 
@@ -19,3 +20,13 @@ cdef void dropout_backward(const Layout *lay, const Threads *th, const Workspace
                            const floating *g, intp n) noexcept nogil
 cdef void add_noise(const Threads *th, const Training *tr, floating *x,
                     intp n) noexcept nogil
+cdef bint clip_grad_norm(const Threads *th, floating *grad, const floating *theta,
+                         intp n, intp n_decay, double l2, double max_norm,
+                         double *partial) noexcept nogil
+cdef void max_norm_project(const Layout *lay, const Threads *th, floating *theta,
+                           double c, double *acc) noexcept nogil
+cdef double mixup(const Threads *th, const Training *tr, double alpha,
+                  const floating *x, const floating *y, intp rows, intp n_in,
+                  intp n_out, intp *perm, floating *mx, floating *my) noexcept nogil
+cdef void fgsm_perturb(const Threads *th, const floating *x, floating *adv,
+                       intp n, double eps) noexcept nogil

@@ -406,6 +406,12 @@ class CosineRestartsSchedule(Schedule):
 
     name = "cosine_restarts"
 
+    def period_ended(self):
+        """Whether the epochs run so far end a restart period (the next
+        epoch restarts at lr_init): snapshot ensembles keep the model then."""
+        p = self.params
+        return self.epoch > 0 and _restart_period(self.epoch, p["T_0"], p["T_mult"])[0] == 0
+
     def _rate(self, epoch):
         p = self.params
         T_cur, T_i = _restart_period(epoch, p["T_0"], p["T_mult"])

@@ -38,6 +38,7 @@ from ._callbacks import FitTasks, lbfgs_callback
 from ._components import SOLVERS
 from ._config import get_config
 from ._engine import Engine
+from ._model import _Model
 from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
@@ -238,18 +239,23 @@ def _layer_stats(engine, theta, X, Y):
     return entry
 
 
-def _engine_input(X, net, capacity, plan, input_noise):
+def _engine_input(X, net, capacity, plan, input_noise, mixup_alpha=0.0,
+                  adversarial_eps=0.0):
     """(X as the engine reads it, its Engine keywords for the first layer):
     a scipy.sparse X becomes a CSRInput, trained on the sparse first layer
     with room for a batch's nonzeros; a dense X takes that layer when its
-    inputs are mostly zeros (``_network.sparse_split``)."""
+    inputs are mostly zeros (``_network.sparse_split``) and neither input
+    noise, mixup nor adversarial examples make them dense."""
     if not sp.issparse(X):
-        return X, dict(sparse_split=sparse_split(X, plan.engine_threads, input_noise))
-    if input_noise > 0:
-        raise ValueError(
-            "input_noise makes the inputs dense; it is not supported with a "
-            "scipy.sparse X (densify X, or set input_noise=0)."
-        )
+        dense = input_noise if mixup_alpha == adversarial_eps == 0 else 1.0
+        return X, dict(sparse_split=sparse_split(X, plan.engine_threads, dense))
+    for name, value in (("input_noise", input_noise), ("mixup_alpha", mixup_alpha),
+                        ("adversarial_eps", adversarial_eps)):
+        if value > 0:
+            raise ValueError(
+                f"{name} makes the inputs dense; it is not supported with a "
+                f"scipy.sparse X (densify X, or set {name}=0)."
+            )
     csr = CSRInput(X, net.dtype)
     return csr, dict(sparse_split=sparse_split(X, plan.engine_threads),
                      sparse_max_nnz=csr.max_batch_nnz(capacity))
@@ -285,10 +291,12 @@ class _EpochStart:
     random state (the epoch's shuffle) and the estimator's bookkeeping
     attributes."""
 
-    ATTRS = ("learning_rate_curve_", "_opt_t", "_epochs", "n_iter_", "loss_", "t_",
+    ATTRS = ("learning_rate_curve_", "_opt_t", "_opt_swats", "swats_switch_step_",
+             "_epochs", "n_iter_", "loss_", "t_",
              "loss_curve_", "validation_scores_", "validation_loss_curve_",
              "best_validation_score_", "_best_theta", "_best_running",
-             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_")
+             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_",
+             "_snapshot_run", "snapshot_epochs_")
 
     def __init__(self, model, optimizer):
         self.arrays = [(a, np.empty_like(a))
@@ -299,6 +307,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(copy, live)
         self.t = self.optimizer.t
+        self.swats = self.optimizer.swats
         self.rng = est._random_state.get_state()
         d = est.__dict__
         self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
@@ -308,6 +317,7 @@ class _EpochStart:
         for live, copy in self.arrays:
             np.copyto(live, copy)
         self.optimizer.t = self.t
+        self.optimizer.swats = self.swats
         est._random_state.set_state(self.rng)
         for k in self.ATTRS:
             est.__dict__.pop(k, None)
@@ -327,6 +337,11 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         # A fresh optimiser: zero state, step count 0, the schedule restarted.
         est._opt_state = None
         est._opt_t = 0
+        est._opt_swats = None
+        est._snapshot_run, est.snapshot_epochs_ = [], []
+        est.__dict__.pop("swats_switch_step_", None)
+        if est.solver == "swats":
+            est.swats_switch_step_ = None
         est._epochs = 0
         est._schedule_state = None
         est.learning_rate_curve_ = []
@@ -339,7 +354,8 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     optimizer = Optimizer(
         spec.code, net.n_params, net.n_weights, net.dtype,
         state=None if est._opt_state is None else np.array(est._opt_state),
-        t=est._opt_t, **spec.hyper_parameters(est),
+        t=est._opt_t, swats=getattr(est, "_opt_swats", None),
+        **spec.hyper_parameters(est),
     )
     est._opt_state = optimizer.state
     schedule = make_schedule(
@@ -369,6 +385,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
         if not incremental:
             est.validation_scores_ = est.validation_loss_curve_ = None
             est.best_validation_score_ = None
+    Y_fit = est._training_targets(Y)   # label smoothing
     n_samples = X.shape[0]
     batch_size = _batch_size(est, n_samples)
     n_batches = (n_samples + batch_size - 1) // batch_size
@@ -377,15 +394,50 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
     sw = _weights(sample_weight, net.dtype)
     probe = _probe_rows(X)
     stats_probe = _layer_stats_probe(est, X, Y, batch_size)
-    X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise)
+    X, first_layer = _engine_input(X, net, batch_size, plan, est.input_noise,
+                                   est.mixup_alpha, est.adversarial_eps)
     engine = Engine(
         net, batch_size, plan.engine_threads, plan.split_gemm,
         split_parts=plan.gemm_blocks, alpha=est.alpha, running=model.running,
-        **first_layer,
+        clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0,
+        mixup_alpha=est.mixup_alpha, adversarial_eps=est.adversarial_eps,
+        adversarial_alpha=est.adversarial_alpha, **first_layer,
     )
     theta = model.theta
-    start = _EpochStart(model, optimizer)
 
+    # Snapshot ensembles: the models at the ends of the restart periods
+    # (the last snapshot_ensemble of them) are collected in _snapshot_run and
+    # predict only once the call is over: validation scores during training
+    # are the current model's.
+    est.__dict__.pop("_snapshots", None)
+    if est.snapshot_ensemble is None:
+        est.__dict__.pop("_snapshot_run", None)
+        est.__dict__.pop("snapshot_epochs_", None)
+    else:
+        est._snapshot_run = list(getattr(est, "_snapshot_run", None) or [])
+        est.snapshot_epochs_ = list(getattr(est, "snapshot_epochs_", None) or [])
+    try:
+        _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, probe,
+                stats_probe, validation, tasks, incremental, n_batches, no_order,
+                sample_idx, theta)
+    finally:
+        if est.snapshot_ensemble is not None:
+            est._snapshots = list(est._snapshot_run)
+            if not est._snapshots and not incremental:
+                warnings.warn(
+                    f"snapshot_ensemble={est.snapshot_ensemble}: no restart period "
+                    "of learning_rate='cosine_restarts' ended in training (raise "
+                    "max_iter, or lower lr_schedule_params['T_0']); predictions "
+                    "use the final model.", UserWarning)
+
+
+def _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, probe,
+            stats_probe, validation, tasks, incremental, n_batches, no_order,
+            sample_idx, theta):
+    """The epochs of fit_stochastic (see there)."""
+    net = model.network
+    n_samples = X.shape[0]
+    start = _EpochStart(model, optimizer)
     est.n_iter_ = 0
     # `done`: the last epoch and its bookkeeping are complete.  A Ctrl-C
     # anywhere in the loop before that (the engine checks for signals between
@@ -406,7 +458,7 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             tasks.begin()
             rates = schedule.rates(optimizer.t, n_batches)
             tic = time.perf_counter()
-            total, _, failed = engine.train_epoch(X, Y, sw, order, theta, optimizer,
+            total, _, failed = engine.train_epoch(X, Y_fit, sw, order, theta, optimizer,
                                                   rates, est._epochs)
             elapsed = time.perf_counter() - tic
             if failed < 0 and not _predicts_finite(model, probe, plan):
@@ -431,6 +483,10 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
                 )
             est.learning_rate_curve_.append(float(rates[0]))
             est._opt_t = optimizer.t
+            est._opt_swats = optimizer.swats
+            if est.solver == "swats":
+                switch = optimizer.swats[1]
+                est.swats_switch_step_ = int(switch) if switch > 0 else None
             est._epochs += 1
             est.n_iter_ += 1
             est.loss_ = total / n_samples
@@ -446,6 +502,12 @@ def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None)
             _update_no_improvement_count(est, scores)
             schedule.end_epoch(est.t_)
             est._schedule_state = schedule.get_state()
+            if est.snapshot_ensemble is not None and schedule.period_ended():
+                est._snapshot_run.append(
+                    _Model(net, theta.copy(), model.running.copy()))
+                est.snapshot_epochs_.append(est._epochs)
+                del est._snapshot_run[:-est.snapshot_ensemble]
+                del est.snapshot_epochs_[:-est.snapshot_ensemble]
             if stats_probe is not None:
                 est.layer_stats_.append(_layer_stats(engine, theta, *stats_probe))
             plateau = est._no_improvement_count > est.n_iter_no_change
@@ -554,10 +616,11 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     sw = _weights(sample_weight, net.dtype)
     theta = np.empty(net.n_params, dtype=net.dtype)
     grad = np.empty(net.n_params, dtype=net.dtype)
+    Y_fit = est._training_targets(Y)   # label smoothing
 
     def fun(packed):
         theta[...] = packed
-        loss = engine.loss_and_grad(X, Y, sw, theta, grad)
+        loss = engine.loss_and_grad(X, Y_fit, sw, theta, grad)
         return loss, grad.astype(np.float64)
 
     tasks = FitTasks(est, X_user, lambda: est._decode(Y), sample_weight,

@@ -5,12 +5,99 @@ an optional dependency: ``pip install "fastmlp[plot]"``).
 loss (and the validation loss), the validation score, the learning rate.
 ``LayerStatsDisplay`` shows the hidden layers' activations and
 back-propagated gradients that ``record_layer_stats=True`` recorded, as in
-Glorot & Bengio (2010).
+Glorot & Bengio (2010).  ``fgsm`` crafts adversarial examples (Goodfellow
+et al. 2015) to evaluate a fitted model on.
 """
 
 import numpy as np
 
-__all__ = ["LayerStatsDisplay", "TrainingCurveDisplay"]
+__all__ = ["LayerStatsDisplay", "TrainingCurveDisplay", "fgsm"]
+
+
+def fgsm(estimator, X, y, eps, *, clip=None):
+    """Adversarial examples by the fast gradient sign method.
+
+    Goodfellow, Shlens & Szegedy (ICLR 2015): x_adv = x + eps *
+    sign(grad_x J(theta, x, y)), J the loss of the sample (x, y) under the
+    fitted model (the log-loss of the true labels for a classifier, whatever
+    ``label_smoothing`` was; the regressor's loss), its gradient computed by
+    the engine's backward pass, one layer further than training goes.  A
+    zero gradient leaves the input as it is.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted fastmlp estimator without batch normalisation (whose batch
+        statistics would couple the samples) and not a snapshot ensemble.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The inputs (a sparse matrix is densified: the examples are dense).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Their true targets (class labels, a label indicator matrix, or values).
+    eps : float
+        The size of the perturbation in each input (the max-norm of x_adv - x).
+    clip : tuple of (float, float), default=None
+        Clip x_adv to this range (e.g. ``(0, 1)`` for images in [0, 1]); None
+        does not clip (the paper's training examples are not clipped).
+
+    Returns
+    -------
+    X_adv : ndarray of shape (n_samples, n_features)
+        The adversarial examples, in the model's dtype.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastmlp import MLPClassifier
+    >>> from fastmlp.inspection import fgsm
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(max_iter=50, random_state=0).fit(X / 16, y)
+    >>> X_adv = fgsm(clf, X / 16, y, eps=0.2, clip=(0, 1))
+    >>> bool(clf.score(X_adv, y) < clf.score(X / 16, y))
+    True
+    """
+    import scipy.sparse as sp
+
+    from ._base import BaseMLP, check_fitted
+    from ._engine import Engine
+    from ._threads import blas_limit, effective_n_threads
+    from ._training import thread_plan
+
+    if not isinstance(estimator, BaseMLP):
+        raise TypeError("fgsm takes a fitted fastmlp MLPClassifier or MLPRegressor; "
+                        f"got {type(estimator).__name__}.")
+    est = estimator._reader()
+    check_fitted(est)
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0; got {eps!r}.")
+    if est.__dict__.get("_snapshots"):
+        raise ValueError("fgsm does not attack a snapshot ensemble (its loss is "
+                         "not one network's); fit with snapshot_ensemble=None.")
+    model = est._current_model()
+    net = model.network
+    if net.batch_norm:
+        raise ValueError("fgsm does not support batch-normalised networks (the "
+                         "batch statistics would couple the samples).")
+    if sp.issparse(X):
+        X = X.toarray()
+    X = est._check_predict_input(X, model)
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1 and not hasattr(est, "classes_"):
+        y = y.ravel()
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
+    Y = np.ascontiguousarray(est._encode_validation(y, net.dtype), dtype=net.dtype)
+    dX = np.empty_like(X)
+    if X.shape[0]:
+        plan = thread_plan(effective_n_threads(est.n_threads))
+        engine = Engine(net, min(X.shape[0], 1024), plan.engine_threads, plan.split_gemm,
+                        split_parts=plan.gemm_blocks, running=model.running.copy())
+        blas_limit.run(plan.blas_threads, engine.input_gradient, X, Y, model.theta, dX)
+    X_adv = X + net.dtype.type(eps) * np.sign(dX)
+    if clip is not None:
+        lo, hi = clip
+        np.clip(X_adv, lo, hi, out=X_adv)
+    return X_adv
 
 
 def _pyplot():
