@@ -5,16 +5,20 @@ reference (tests/reference.py) and central differences; one group against
 the ordinary softmax bit for bit; threads; and the estimator's API, as
 scikit-learn's MultiOutputClassifier has it."""
 
+import pickle
 import warnings
 
 import numpy as np
 import pytest
 import reference as ref
+import scipy.sparse as sp
 from _helpers import ACTS, forward, loss_and_grad
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.multioutput import MultiOutputClassifier
 
-from fastmlp import MLPClassifier, _testing
-from fastmlp._components import OUTPUTS
+from fastmlp import MLPClassifier, _testing, config_context
+from fastmlp._components import OUTPUTS, SOLVERS
 from fastmlp._engine import Engine
 from fastmlp._network import Network
 from fastmlp._predictor import Predictor
@@ -210,3 +214,280 @@ def test_one_task_is_the_multiclass_model_bit_for_bit(kw, dtype, monkeypatch):
         assert np.array_equal(a, b)
     assert plain.loss_ == grouped.loss_
     assert np.array_equal(plain.predict_proba(X), grouped.predict_proba(X))
+
+
+# --- threads -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sparse_first", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_same_model_for_any_thread_count(solver, dtype, sparse_first):
+    # full batches of 3000 rows x 10 outputs: the loss and output kernels
+    # run on several threads (their parallel threshold is 32768 elements)
+    rng = np.random.RandomState(0)
+    X = rng.randn(3000, 12)
+    X[X < 0.5] = 0      # 70 % zeros: the sparse first layer takes it when asked
+    c = np.argmax(X[:, :5] + 0.2 * rng.randn(3000, 5), axis=1)
+    y = np.column_stack([c, c % 2, c % 3])
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, dtype=dtype,
+              solver=solver, batch_size=3000)
+    fits = []
+    with config_context(sparse_first_layer="always" if sparse_first else "never"):
+        for n_threads in (1, 2):
+            m = MLPClassifier(n_threads=n_threads, **kw).fit(X, y)
+            fits.append((m, [p.copy() for p in m.predict_proba(X)]))
+    (a, pa), (b, pb) = fits
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert np.array_equal(u, v)
+    assert all(np.array_equal(u, v) for u, v in zip(pa, pb))
+    assert np.array_equal(a.predict(X), b.predict(X))
+
+
+def test_sparse_input_is_the_dense_model():
+    X, y = task_data()
+    X[X < 0] = 0
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, dtype="float64")
+    with config_context(sparse_first_layer="always"):
+        dense = MLPClassifier(**kw).fit(X, y)
+        sparse = MLPClassifier(**kw).fit(sp.csr_matrix(X), y)
+    for u, v in zip(dense.coefs_, sparse.coefs_):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(dense.predict(X), sparse.predict(sp.csr_matrix(X)))
+
+
+# --- the estimator's API -------------------------------------------------------
+
+
+def test_fit_predict_and_probabilities():
+    X, y = task_data()
+    m = MLPClassifier(hidden_layer_sizes=(20,), max_iter=200, random_state=0).fit(X, y)
+    assert m.n_outputs_ == 5 + 2 + 3 and m.out_activation_ == "softmax"
+    assert isinstance(m.classes_, list) and len(m.classes_) == 3
+    for c, expected in zip(m.classes_, ([0, 1, 2, 3, 4], [0, 1], [0, 1, 2])):
+        np.testing.assert_array_equal(c, expected)
+    pred = m.predict(X)
+    assert pred.shape == (300, 3) and pred.dtype == y.dtype
+    proba = m.predict_proba(X)
+    assert isinstance(proba, list) and [p.shape for p in proba] == [
+        (300, 5), (300, 2), (300, 3)]
+    for j, p in enumerate(proba):
+        np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+        np.testing.assert_array_equal(m.classes_[j][p.argmax(axis=1)], pred[:, j])
+    log_proba = m.predict_log_proba(X)
+    for p, lp in zip(proba, log_proba):
+        np.testing.assert_allclose(np.exp(lp), p, rtol=1e-5, atol=1e-7)
+    # the model learns every task
+    for j in range(3):
+        assert accuracy_score(y[:, j], pred[:, j]) > 0.8
+    # score: subset accuracy, MultiOutputClassifier's convention
+    assert m.score(X, y) == pytest.approx(np.mean(np.all(pred == y, axis=1)))
+    w = np.random.RandomState(0).rand(300)
+    assert m.score(X, y, sample_weight=w) == pytest.approx(
+        np.average(np.all(pred == y, axis=1), weights=w))
+
+
+def test_same_api_as_multioutput_classifier():
+    """predict, predict_proba and classes_ have the shapes and types of
+    scikit-learn's MultiOutputClassifier, with string and integer tasks."""
+    X, y = task_data()
+    names = np.array(["a", "b", "c", "d", "e"])
+    y_str = np.column_stack([names[y[:, 0]], np.where(y[:, 1], "odd", "even"),
+                             names[y[:, 2]]])
+    ours = MLPClassifier(hidden_layer_sizes=(20,), max_iter=100, random_state=0)
+    theirs = MultiOutputClassifier(MLPClassifier(hidden_layer_sizes=(20,),
+                                                 max_iter=100, random_state=0))
+    for target in (y, y_str):
+        ours.fit(X, target)
+        theirs.fit(X, target)
+        p_ours, p_theirs = ours.predict(X), theirs.predict(X)
+        assert p_ours.shape == p_theirs.shape and p_ours.dtype == p_theirs.dtype
+        assert len(ours.classes_) == len(theirs.classes_)
+        for a, b in zip(ours.classes_, theirs.classes_):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(ours.predict_proba(X), theirs.predict_proba(X)):
+            assert a.shape == b.shape
+        assert (accuracy_score(p_ours.ravel(), target.ravel())
+                > accuracy_score(p_theirs.ravel(), target.ravel()) - 0.1)
+
+
+def test_multilabel_targets_are_unchanged():
+    """A 2-D y of 0/1 indicator columns stays multilabel: sigmoid outputs."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    y = (rng.rand(60, 3) > 0.5).astype(int)
+    m = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    assert m.out_activation_ == "logistic" and m._model.network.out_groups.size == 0
+    assert isinstance(m.predict_proba(X), np.ndarray)
+
+
+def test_one_and_two_class_tasks():
+    """A task with 2 classes is a 2-way softmax; with 1 class, a group of
+    one output, probability 1, predicting that class."""
+    X, y = task_data()
+    y = np.column_stack([y[:, 1], np.full(300, 7), y[:, 0]])
+    m = MLPClassifier(hidden_layer_sizes=(10,), max_iter=50, random_state=0).fit(X, y)
+    assert m._model.network.out_groups.tolist() == [2, 1, 5]
+    proba = m.predict_proba(X)
+    assert proba[0].shape == (300, 2)
+    assert np.all(proba[1] == 1) and np.all(m.predict(X)[:, 1] == 7)
+
+
+@pytest.mark.parametrize("solver", [s for s in SOLVERS])
+def test_every_solver(solver):
+    X, y = task_data()
+    m = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, max_iter=60,
+                      random_state=0).fit(X, y)
+    if SOLVERS[solver].stochastic:
+        assert m.loss_ < 0.95 * m.loss_curve_[0]
+    else:   # below the loss of uniform probabilities, the sum of log K_j
+        assert m.loss_ < 0.8 * np.log(5 * 2 * 3)
+
+
+@pytest.mark.parametrize("kw", [dict(batch_norm=True), dict(dropout=0.3),
+                                dict(batch_norm=True, dropout=0.2, solver="sgd", learning_rate_init=0.1),
+                                dict(label_smoothing=0.1), dict(mixup_alpha=0.2)])
+def test_regularisers(kw):
+    X, y = task_data()
+    m = MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0,
+                      **kw).fit(X, y)
+    assert np.mean([accuracy_score(y[:, j], m.predict(X)[:, j]) for j in range(3)]) > 0.6
+    for p in m.predict_proba(X):
+        np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_label_smoothing_smooths_each_task_over_its_classes():
+    X, y = task_data(n=40)
+    m = MLPClassifier(hidden_layer_sizes=(4,), label_smoothing=0.2, max_iter=1,
+                      random_state=0).fit(X, y)
+    Y = m._label_binarizer.transform(y)
+    Q = m._training_targets(Y)
+    np.testing.assert_allclose(Q[:, :5], 0.8 * Y[:, :5] + 0.2 / 5)
+    np.testing.assert_allclose(Q[:, 5:7], 0.8 * Y[:, 5:7] + 0.2 / 2)
+    np.testing.assert_allclose(Q[:, 7:], 0.8 * Y[:, 7:] + 0.2 / 3)
+
+
+def test_sample_and_class_weights():
+    X, y = task_data()
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, dtype="float64",
+              solver="lbfgs")
+    w = np.random.RandomState(1).randint(0, 3, 300).astype(float)
+    weighted = MLPClassifier(**kw).fit(X, y, sample_weight=w)
+    repeated = MLPClassifier(**kw).fit(np.repeat(X, w.astype(int), axis=0),
+                                       np.repeat(y, w.astype(int), axis=0))
+    for a, b in zip(weighted.coefs_, repeated.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    # class_weight: a dict per task multiplies the sample weights
+    cw = [{c: 1.0 + c for c in range(5)}, {0: 1.0, 1: 2.0}, {0: 1, 1: 1, 2: 3}]
+    a = MLPClassifier(class_weight=cw, **kw).fit(X, y)
+    from sklearn.utils.class_weight import compute_sample_weight
+    b = MLPClassifier(**kw).fit(X, y, sample_weight=compute_sample_weight(cw, y))
+    for u, v in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(u, v)
+    balanced = MLPClassifier(class_weight="balanced", **kw).fit(X, y)
+    assert len(balanced._class_weight_map) == 3
+
+
+def test_early_stopping_scores_the_mean_task_accuracy():
+    X, y = task_data()
+    X_val, y_val = task_data(n=100, seed=5)
+    m = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, max_iter=15,
+                      n_iter_no_change=100, random_state=0)
+    m.fit(X, y, X_val=X_val, y_val=y_val)
+    pred = m.predict(X_val)
+    expected = np.mean([accuracy_score(y_val[:, j], pred[:, j]) for j in range(3)])
+    assert m.validation_scores_[-1] == pytest.approx(expected)
+    # the validation_fraction split, and 'loss' scoring
+    m = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, max_iter=10,
+                      random_state=0).fit(X, y)
+    assert len(m.validation_scores_) == m.n_iter_
+    m = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, max_iter=10,
+                      scoring="loss", random_state=0).fit(X, y)
+    assert all(s < 0 for s in m.validation_scores_)
+    with pytest.raises(ValueError, match="3 columns"):
+        MLPClassifier(early_stopping=True, max_iter=2).fit(X, y, X_val=X_val,
+                                                           y_val=y_val[:, :2])
+    bad = y_val.copy()
+    bad[0, 1] = 9
+    with pytest.raises(ValueError, match="task 1"):
+        MLPClassifier(early_stopping=True, max_iter=2).fit(X, y, X_val=X_val,
+                                                           y_val=bad)
+
+
+def test_partial_fit():
+    X, y = task_data()
+    classes = [np.arange(5), [0, 1], np.array([0, 1, 2])]
+    m = MLPClassifier(hidden_layer_sizes=(16,), random_state=0, learning_rate_init=0.01)
+    for start in range(0, 300, 50):
+        # a batch need not show every class of every task
+        m.partial_fit(X[start:start + 50], y[start:start + 50], classes=classes)
+    assert [c.tolist() for c in m.classes_] == [[0, 1, 2, 3, 4], [0, 1], [0, 1, 2]]
+    for _ in range(30):
+        m.partial_fit(X, y)
+    assert m.score(X, y) > 0.5
+    # the same as fit for one epoch
+    a = MLPClassifier(hidden_layer_sizes=(6,), random_state=0, shuffle=False)
+    a.partial_fit(X, y, classes=classes)
+    b = MLPClassifier(hidden_layer_sizes=(6,), random_state=0, shuffle=False,
+                      max_iter=1).fit(X, y)
+    for u, v in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_clear_errors():
+    X, y = task_data()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier().partial_fit(X, y)
+    with pytest.raises(ValueError, match="one array of classes per task"):
+        MLPClassifier().partial_fit(X, y, classes=[np.arange(5), [0, 1]])
+    m = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).partial_fit(
+        X, y, classes=[np.arange(5), [0, 1], [0, 1, 2]])
+    with pytest.raises(ValueError, match="not the same"):
+        m.partial_fit(X, y, classes=[np.arange(6), [0, 1], [0, 1, 2]])
+    bad = y.copy()
+    bad[3, 2] = 5
+    with pytest.raises(ValueError, match=r"labels \[5\] in task 2"):
+        m.partial_fit(X, bad)
+    with pytest.raises(ValueError, match="3 columns"):
+        m.partial_fit(X, y[:, :2])
+    with pytest.raises(ValueError, match="multiclass-multioutput"):
+        MLPClassifier(max_iter=2).fit(X, y[:, 0]).partial_fit(X, y)
+    m = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start"):
+        m.fit(X, np.column_stack([y, y[:, 0]]))
+    with pytest.raises(ValueError, match="shape"):
+        m.score(X, y[:, :2])
+
+
+def test_pickle_and_clone():
+    X, y = task_data()
+    m = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
+    back = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))
+    for a, b in zip(back.predict_proba(X), m.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)
+    assert back._model.network.out_groups.tolist() == [5, 2, 3]
+    # the latency path (a few rows) and the batched path agree
+    for a, b in zip(m.predict_proba(X[:3]), m.predict_proba(X)):
+        np.testing.assert_allclose(a, b[:3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_onnx_export_matches_predict_proba(labels, dtype):
+    ort = pytest.importorskip("onnxruntime")
+    from fastmlp import to_onnx
+
+    X, y = task_data()
+    y = np.column_stack([y[:, 0], y[:, 1], np.full(300, 4)])   # a 1-class task
+    if labels == "str":
+        y = np.char.add("c", y.astype(str))
+    m = MLPClassifier(hidden_layer_sizes=(12,), batch_norm=True, max_iter=30,
+                      random_state=0, dtype=dtype).fit(X, y)
+    sess = ort.InferenceSession(to_onnx(m).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    label, proba = sess.run(None, {"X": X.astype(dtype)})
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(proba, np.hstack(m.predict_proba(X)), rtol=tol, atol=tol)
+    assert label.shape == (300, 3)
+    np.testing.assert_array_equal(label.astype(str), m.predict(X).astype(str))
