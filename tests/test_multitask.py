@@ -459,14 +459,26 @@ def test_clear_errors():
         m.score(X, y[:, :2])
 
 
-def test_pickle_and_clone():
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_pickle_and_skops(labels):
     X, y = task_data()
+    if labels == "str":
+        y = np.char.add("c", y.astype(str))
     m = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
     back = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(back.predict(X), m.predict(X))
     for a, b in zip(back.predict_proba(X), m.predict_proba(X)):
         np.testing.assert_array_equal(a, b)
     assert back._model.network.out_groups.tolist() == [5, 2, 3]
+    sio = pytest.importorskip("skops.io")
+    data = sio.dumps(m)
+    # skops: the estimator's state holds arrays and builtins only
+    assert sio.get_untrusted_types(data=data) == [
+        "fastmlp._multilayer_perceptron.MLPClassifier"]
+    back = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))
+    assert back.predict(X).dtype == y.dtype
+    back.partial_fit(X, y)
     # the latency path (a few rows) and the batched path agree
     for a, b in zip(m.predict_proba(X[:3]), m.predict_proba(X)):
         np.testing.assert_allclose(a, b[:3], rtol=1e-6)

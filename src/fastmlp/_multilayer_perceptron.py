@@ -77,8 +77,9 @@ class _TaskEncoder:
 
     y_type_ = "multiclass-multioutput"
 
-    def fit(self, y=None, classes=None):
-        """Classes from y's columns, or the given list of arrays (one per task)."""
+    def fit(self, y=None, classes=None, dtype=None):
+        """Classes from y's columns, or the given list of arrays (one per
+        task); predictions have `dtype` (default y's, or the classes')."""
         if classes is None:
             classes = [np.unique(col) for col in np.asarray(y).T]
         else:
@@ -88,7 +89,7 @@ class _TaskEncoder:
                                  "per task (column of y).")
         self.classes_ = classes
         y = np.asarray(y) if y is not None else None
-        self.dtype_ = (y.dtype if y is not None
+        self.dtype_ = (np.dtype(dtype) if dtype is not None else y.dtype if y is not None
                        else np.result_type(*[c.dtype for c in classes]))
         self.groups = np.array([len(c) for c in classes], dtype=np.intp)
         return self
@@ -781,6 +782,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
         return X, Y
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        enc = state.get("_label_binarizer")
+        if isinstance(enc, _TaskEncoder):
+            # arrays and builtins only, as the rest of the state (skops)
+            state["_label_binarizer"] = {"multitask_classes": list(enc.classes_),
+                                         "dtype": enc.dtype_.str}
+        return state
+
+    def __setstate__(self, state):
+        enc = state.get("_label_binarizer")
+        if isinstance(enc, dict) and "multitask_classes" in enc:
+            state = dict(state)
+            state["_label_binarizer"] = _TaskEncoder().fit(
+                classes=enc["multitask_classes"], dtype=enc["dtype"])
+        super().__setstate__(state)
 
     @property
     def _multitask(self):
