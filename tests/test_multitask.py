@@ -221,17 +221,17 @@ def test_one_task_is_the_multiclass_model_bit_for_bit(kw, dtype, monkeypatch):
 
 @pytest.mark.parametrize("sparse_first", [False, True])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_same_model_for_any_thread_count(solver, dtype, sparse_first):
-    # full batches of 3000 rows x 10 outputs: the loss and output kernels
+    # full batches of 4000 rows x 10 outputs: the loss and output kernels
     # run on several threads (their parallel threshold is 32768 elements)
     rng = np.random.RandomState(0)
-    X = rng.randn(3000, 12)
+    X = rng.randn(4000, 12)
     X[X < 0.5] = 0      # 70 % zeros: the sparse first layer takes it when asked
-    c = np.argmax(X[:, :5] + 0.2 * rng.randn(3000, 5), axis=1)
+    c = np.argmax(X[:, :5] + 0.2 * rng.randn(4000, 5), axis=1)
     y = np.column_stack([c, c % 2, c % 3])
     kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, dtype=dtype,
-              solver=solver, batch_size=3000)
+              solver=solver, batch_size=4000)
     fits = []
     with config_context(sparse_first_layer="always" if sparse_first else "never"):
         for n_threads in (1, 2):
