@@ -503,3 +503,14 @@ def test_onnx_export_matches_predict_proba(labels, dtype):
     np.testing.assert_allclose(proba, np.hstack(m.predict_proba(X)), rtol=tol, atol=tol)
     assert label.shape == (300, 3)
     np.testing.assert_array_equal(label.astype(str), m.predict(X).astype(str))
+
+
+def test_skl2onnx_pipelines_refuse_multitask_models():
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from fastmlp import register_skl2onnx_converters
+
+    register_skl2onnx_converters()
+    X, y = task_data()
+    m = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="fastmlp.to_onnx"):
+        skl2onnx.to_onnx(m, X[:1].astype(np.float32), options={"zipmap": False})
