@@ -17,8 +17,10 @@ void FM_NAME(fm_scale_shift_act)(T *z, const T *scale, const T *shift, ptrdiff_t
 
 /* losses.c */
 double FM_NAME(fm_loss_delta)(T *z, const T *y, const T *sw, ptrdiff_t rows,
-                              ptrdiff_t cols, int out, double scale);
-void FM_NAME(fm_output)(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out);
+                              ptrdiff_t cols, int out, double scale,
+                              const ptrdiff_t *groups, ptrdiff_t n_groups);
+void FM_NAME(fm_output)(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols, int out,
+                        const ptrdiff_t *groups, ptrdiff_t n_groups);
 
 /* optim.c */
 void FM_NAME(fm_optimizer_step)(T *theta, const T *grad, T *state, ptrdiff_t stride,

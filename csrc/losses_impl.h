@@ -145,9 +145,14 @@ static inline void FM_NAME(fm_out_row_logistic_squared)(T *z, ptrdiff_t cols)
 }
 
 /* Loss and output delta of `rows` rows, in place: z becomes
- * scale * sw_i * dl_i/dz (sw NULL: weights 1).  Returns sum_i sw_i l_i. */
+ * scale * sw_i * dl_i/dz (sw NULL: weights 1).  Returns sum_i sw_i l_i.
+ * With n_groups > 0 the columns are cut into groups of groups[0..n_groups)
+ * columns (multitask: one softmax per task), each a row of its own for the
+ * row function, and a row's loss is the sum of its groups' (n_groups = 0:
+ * the whole row, one group). */
 FM_KERNEL double FM_NAME(fm_loss_delta)(T *z, const T *y, const T *sw, ptrdiff_t rows,
-                                        ptrdiff_t cols, int out, double scale)
+                                        ptrdiff_t cols, int out, double scale,
+                                        const ptrdiff_t *groups, ptrdiff_t n_groups)
 {
     double total = 0.0;
     for (ptrdiff_t i = 0; i < rows; i++) {
@@ -156,29 +161,52 @@ FM_KERNEL double FM_NAME(fm_loss_delta)(T *z, const T *y, const T *sw, ptrdiff_t
         const double w = sw ? (double)sw[i] : 1.0;
         const T ws = (T)(w * scale);
         double li = 0.0;
-        switch (out) {
+        if (n_groups > 0) {
+            ptrdiff_t off = 0;
+            for (ptrdiff_t g = 0; g < n_groups; g++) {
+                switch (out) {
 #define FM_CASE(E, name, oact, loss, code)                                      \
-        case code: li = FM_NAME(fm_loss_row_##name)(zi, yi, cols, ws); break;
-        FM_OUTPUTS(FM_CASE)
+                case code:                                                      \
+                    li += FM_NAME(fm_loss_row_##name)(zi + off, yi + off,        \
+                                                      groups[g], ws);           \
+                    break;
+                FM_OUTPUTS(FM_CASE)
 #undef FM_CASE
+                }
+                off += groups[g];
+            }
+        } else {
+            switch (out) {
+#define FM_CASE(E, name, oact, loss, code)                                      \
+            case code: li = FM_NAME(fm_loss_row_##name)(zi, yi, cols, ws); break;
+            FM_OUTPUTS(FM_CASE)
+#undef FM_CASE
+            }
         }
         total += w * li;
     }
     return total;
 }
 
-/* z[i, :] = out(z[i, :] + b): the output layer at prediction. */
+/* z[i, :] = out(z[i, :] + b): the output layer at prediction (per group of
+ * columns with n_groups > 0, as fm_loss_delta). */
 FM_KERNEL void FM_NAME(fm_output)(T *z, const T *b, ptrdiff_t rows, ptrdiff_t cols,
-                                  int out)
+                                  int out, const ptrdiff_t *groups, ptrdiff_t n_groups)
 {
     for (ptrdiff_t i = 0; i < rows; i++) {
         T *zi = z + i * cols;
         for (ptrdiff_t j = 0; j < cols; j++) zi[j] += b[j];
-        switch (out) {
+        ptrdiff_t off = 0;
+        const ptrdiff_t ng = n_groups > 0 ? n_groups : 1;
+        for (ptrdiff_t g = 0; g < ng; g++) {
+            const ptrdiff_t width = n_groups > 0 ? groups[g] : cols;
+            switch (out) {
 #define FM_CASE(E, name, oact, loss, code)                                      \
-        case code: FM_NAME(fm_out_row_##name)(zi, cols); break;
-        FM_OUTPUTS(FM_CASE)
+            case code: FM_NAME(fm_out_row_##name)(zi + off, width); break;
+            FM_OUTPUTS(FM_CASE)
 #undef FM_CASE
+            }
+            off += width;
         }
     }
 }

@@ -145,6 +145,61 @@ def output_delta(out, loss, z, y):
     raise ValueError((out, loss))
 
 
+# --- multitask outputs: one softmax per group of columns (Caruana 1997) -------
+
+
+def _group_slices(groups):
+    bounds = np.concatenate([[0], np.cumsum(groups)])
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def grouped_softmax(z, groups):
+    """softmax over each group of columns separately (a task's classes)."""
+    return np.hstack([output("softmax", z[:, s]) for s in _group_slices(groups)])
+
+
+def grouped_sample_losses(z, y, groups):
+    """l_i = sum over tasks g of lse(z_g) - z_{g, y_g}: the sum of the tasks'
+    cross-entropies, written from the definition -sum_k y_k log p_k with
+    log p = z - lse(z) per group."""
+    total = np.zeros(z.shape[0])
+    for s in _group_slices(groups):
+        zg = z[:, s]
+        m = zg.max(axis=1, keepdims=True)
+        log_p = zg - m - np.log(np.exp(zg - m).sum(axis=1, keepdims=True))
+        total -= (y[:, s] * log_p).sum(axis=1)
+    return total
+
+
+def grouped_delta(z, y, groups):
+    """dl_i/dz: softmax_g(z_g) - y_g in every group."""
+    return grouped_softmax(z, groups) - y
+
+
+def grouped_objective(coefs, intercepts, X, Y, act, groups, sw=None, alpha=0.0):
+    """`objective` of a multitask softmax output with these groups."""
+    w = np.ones(X.shape[0]) if sw is None else np.asarray(sw, dtype=float)
+    Z, _ = forward(coefs, intercepts, X, act, "identity")
+    data = (w * grouped_sample_losses(Z[-1], Y, groups)).sum()
+    l2 = 0.5 * alpha * sum((W**2).sum() for W in coefs)
+    return (data + l2) / w.sum()
+
+
+def grouped_backward(coefs, intercepts, X, Y, act, groups, sw=None, alpha=0.0):
+    """Gradient of `grouped_objective` by backpropagation (as `backward`)."""
+    w = np.ones(X.shape[0]) if sw is None else np.asarray(sw, dtype=float)
+    Z, A = forward(coefs, intercepts, X, act, "identity")
+    delta = grouped_delta(Z[-1], Y, groups) * w[:, None] / w.sum()
+    gW = [None] * len(coefs)
+    gb = [None] * len(coefs)
+    for l in range(len(coefs) - 1, -1, -1):
+        gW[l] = A[l].T @ delta + alpha * coefs[l] / w.sum()
+        gb[l] = delta.sum(axis=0)
+        if l > 0:
+            delta = (delta @ coefs[l].T) * activation_derivative(act, Z[l - 1])
+    return gW, gb
+
+
 # --- the network ---------------------------------------------------------------
 
 

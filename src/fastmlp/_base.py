@@ -198,6 +198,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _output_layer(self, Y):
         """(out_activation_, loss) for the target matrix Y."""
 
+    def _output_groups(self):
+        """Widths of the output's softmax groups (multitask), or None."""
+        return None
+
     @abstractmethod
     def _decode(self, Y):
         """Targets as the user gave them, from the target matrix Y."""
@@ -486,7 +490,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             layer_sizes, self.activation, out_activation, loss, dtype,
             batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,
             bn_eps=self.bn_eps, dropout=dropout if np.any(dropout > 0) else None,
-            input_noise=self.input_noise,
+            input_noise=self.input_noise, out_groups=self._output_groups(),
         )
         if first_pass:
             theta = running = None

@@ -29,6 +29,8 @@ cdef struct Layout:
     const int *act           # L - 1 hidden activations (FM_ACT_*)
     const double *act_param  # L - 1 activation parameters (slope, alpha)
     int out                  # output layer and loss (FM_OUT_*)
+    const intp *groups       # widths of the output's groups of columns (one
+    intp n_groups            #   softmax per task), or 0 groups: one group
     intp max_width           # widest layer but the input
     intp n_hidden            # hidden units in all
     bint bn                  # batch normalisation on every hidden layer

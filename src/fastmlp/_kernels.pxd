@@ -78,10 +78,10 @@ cdef extern from "kernels.h" nogil:
     void fm_bn_normalize_act_d(double *z, double *xhat, double *u, intp rows, intp ld, intp cols, const double *mean, const double *inv_std, const double *gamma, const double *beta, int act, double param)
     void fm_scale_shift_act_f(float *z, const float *scale, const float *shift, intp rows, intp cols, int act, double param)
     void fm_scale_shift_act_d(double *z, const double *scale, const double *shift, intp rows, intp cols, int act, double param)
-    double fm_loss_delta_f(float *z, const float *y, const float *sw, intp rows, intp cols, int out, double scale)
-    double fm_loss_delta_d(double *z, const double *y, const double *sw, intp rows, intp cols, int out, double scale)
-    void fm_output_f(float *z, const float *b, intp rows, intp cols, int out)
-    void fm_output_d(double *z, const double *b, intp rows, intp cols, int out)
+    double fm_loss_delta_f(float *z, const float *y, const float *sw, intp rows, intp cols, int out, double scale, const intp *groups, intp n_groups)
+    double fm_loss_delta_d(double *z, const double *y, const double *sw, intp rows, intp cols, int out, double scale, const intp *groups, intp n_groups)
+    void fm_output_f(float *z, const float *b, intp rows, intp cols, int out, const intp *groups, intp n_groups)
+    void fm_output_d(double *z, const double *b, intp rows, intp cols, int out, const intp *groups, intp n_groups)
     void fm_optimizer_step_f(float *theta, const float *grad, float *state, intp stride, intp n, const fm_optim *o, const fm_step *s, double *ss)
     void fm_optimizer_step_d(double *theta, const double *grad, double *state, intp stride, intp n, const fm_optim *o, const fm_step *s, double *ss)
     void fm_bn_stats_f(const float *z, intp rows, intp ld, intp cols, double *mean, double *var)
@@ -151,17 +151,17 @@ cdef inline void k_scale_shift_act(floating *z, const floating *scale, const flo
     else:
         fm_scale_shift_act_d(z, scale, shift, rows, cols, act, param)
 
-cdef inline double k_loss_delta(floating *z, const floating *y, const floating *sw, intp rows, intp cols, int out, double scale) noexcept nogil:
+cdef inline double k_loss_delta(floating *z, const floating *y, const floating *sw, intp rows, intp cols, int out, double scale, const intp *groups, intp n_groups) noexcept nogil:
     if floating is float:
-        return fm_loss_delta_f(z, y, sw, rows, cols, out, scale)
+        return fm_loss_delta_f(z, y, sw, rows, cols, out, scale, groups, n_groups)
     else:
-        return fm_loss_delta_d(z, y, sw, rows, cols, out, scale)
+        return fm_loss_delta_d(z, y, sw, rows, cols, out, scale, groups, n_groups)
 
-cdef inline void k_output(floating *z, const floating *b, intp rows, intp cols, int out) noexcept nogil:
+cdef inline void k_output(floating *z, const floating *b, intp rows, intp cols, int out, const intp *groups, intp n_groups) noexcept nogil:
     if floating is float:
-        fm_output_f(z, b, rows, cols, out)
+        fm_output_f(z, b, rows, cols, out, groups, n_groups)
     else:
-        fm_output_d(z, b, rows, cols, out)
+        fm_output_d(z, b, rows, cols, out, groups, n_groups)
 
 cdef inline void k_optimizer_step(floating *theta, const floating *grad, floating *state, intp stride, intp n, const fm_optim *o, const fm_step *s, double *ss) noexcept nogil:
     if floating is float:

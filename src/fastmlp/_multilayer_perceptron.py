@@ -27,6 +27,29 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from ._base import _SPARSE_FORMATS, BaseMLP, check_fitted
 
 
+def _log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _mean_task_accuracy(y, y_pred, sample_weight=None):
+    """The mean over tasks (columns) of each task's accuracy."""
+    y = np.asarray(y)
+    return float(np.mean([accuracy_score(y[:, j], y_pred[:, j],
+                                         sample_weight=sample_weight)
+                          for j in range(y.shape[1])]))
+
+
+def _is_task_list(y, classes):
+    """Whether partial_fit's `classes` is one array per task of a 2-D y
+    (multitask) rather than one array of classes."""
+    if classes is None or np.ndim(y) != 2 or np.shape(y)[1] < 2:
+        return False
+    if isinstance(classes, np.ndarray) and classes.dtype != object:
+        return classes.ndim == 2
+    return len(classes) > 0 and all(np.ndim(c) == 1 for c in classes)
+
+
 def _one_hot(binarizer, y, dtype):
     """``binarizer.transform(y)`` as a C-contiguous array of `dtype`; a
     direct one-hot fill for multiclass labels (MNIST: 7 ms -> 2 ms, a fifth
@@ -41,12 +64,91 @@ def _one_hot(binarizer, y, dtype):
     return np.ascontiguousarray(binarizer.transform(y), dtype=dtype)
 
 
+class _TaskEncoder:
+    """The targets of multitask learning (Caruana 1997): a 2-D y whose
+    columns are separate multiclass tasks (scikit-learn's
+    'multiclass-multioutput'), encoded as one one-hot block per column.
+    It stands where a LabelBinarizer stands otherwise (``y_type_``,
+    ``classes_``, ``transform``, ``inverse_transform``); ``groups`` are the
+    blocks' widths, one softmax each.  A task with 2 classes is a 2-way
+    softmax; a task with 1 class a group of one output, whose probability
+    is 1 (no loss, no gradient; as a single-output model fitted on one
+    class, it predicts that class)."""
+
+    y_type_ = "multiclass-multioutput"
+
+    def fit(self, y=None, classes=None, dtype=None):
+        """Classes from y's columns, or the given list of arrays (one per
+        task); predictions have `dtype` (default y's, or the classes')."""
+        if classes is None:
+            classes = [np.unique(col) for col in np.asarray(y).T]
+        else:
+            classes = [np.unique(np.asarray(c)) for c in classes]
+            if any(c.ndim != 1 or len(c) == 0 for c in classes):
+                raise ValueError("classes must hold one non-empty array of labels "
+                                 "per task (column of y).")
+        self.classes_ = classes
+        y = np.asarray(y) if y is not None else None
+        self.dtype_ = (np.dtype(dtype) if dtype is not None else y.dtype if y is not None
+                       else np.result_type(*[c.dtype for c in classes]))
+        self.groups = np.array([len(c) for c in classes], dtype=np.intp)
+        return self
+
+    def transform(self, y, name="y"):
+        """One one-hot block per task; a clear error for a wrong number of
+        columns or labels a task has not seen."""
+        y = np.asarray(y)
+        k = len(self.classes_)
+        if y.ndim != 2 or y.shape[1] != k:
+            raise ValueError(f"{name} must have {k} columns (one per task), as the "
+                             f"targets the model was fitted on; got shape {y.shape}.")
+        Y = np.zeros((y.shape[0], int(self.groups.sum())))
+        rows = np.arange(y.shape[0])
+        off = 0
+        for j, c in enumerate(self.classes_):
+            col = y[:, j]
+            idx = np.minimum(np.searchsorted(c, col), len(c) - 1)
+            bad = c[idx] != col
+            if np.any(bad):
+                raise ValueError(
+                    f"{name} has labels {np.unique(col[bad]).tolist()} in task {j} "
+                    f"(column {j}) that are not among its classes {c.tolist()}.")
+            Y[rows, off + idx] = 1
+            off += len(c)
+        return Y
+
+    def inverse_transform(self, Y):
+        """(n, k) labels: each task's most probable class."""
+        y = np.empty((Y.shape[0], len(self.classes_)), dtype=self.dtype_)
+        off = 0
+        for j, c in enumerate(self.classes_):
+            y[:, j] = c[np.argmax(Y[:, off:off + len(c)], axis=1)]
+            off += len(c)
+        return y
+
+    def split(self, P):
+        """The columns of P (n, n_outputs) as a list of one block per task."""
+        return np.split(P, np.cumsum(self.groups)[:-1], axis=1)
+
+
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier, trained by the fastmlp engine.
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
     same parameters, defaults, fitted attributes and training semantics,
     plus ``dtype``, ``weight_init``, ``n_threads`` and more activations.
+
+    Multitask learning (Caruana 1997): a 2-D ``y`` whose columns are
+    separate multiclass tasks (``type_of_target`` 'multiclass-multioutput',
+    which scikit-learn's MLP rejects) trains one network whose hidden
+    layers are shared and whose output has one softmax per task; the loss
+    is the sum of the tasks' cross-entropies. ``predict`` then returns
+    (n_samples, n_tasks) labels, ``predict_proba`` a list of one array per
+    task and ``classes_`` a list of arrays, as
+    :class:`~sklearn.multioutput.MultiOutputClassifier`. A task with two
+    classes is a two-way softmax; a task with one class a single output of
+    probability 1 (it predicts that class). A 2-D ``y`` of 0/1 indicator
+    columns stays multilabel (one sigmoid per column).
 
     Parameters
     ----------
@@ -184,7 +286,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         model has one output unit, i.e. binary targets, as scikit-learn) and
         stop when its accuracy does not improve by
         ``tol`` for ``n_iter_no_change`` + 1 epochs; the best parameters are
-        restored at the end.
+        restored at the end. For multitask targets the accuracy is the mean
+        over tasks of each task's accuracy.
 
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
@@ -369,8 +472,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     class_weight : dict, list of dict or 'balanced', default=None
         Weights of the classes, as in :class:`~sklearn.linear_model.SGDClassifier`:
         a dict ``{label: weight}``, ``'balanced'`` (n_samples / (n_classes *
-        np.bincount(y))), or for multilabel targets a list of dicts, one per
-        label column (``{0: w0, 1: w1}``), as
+        np.bincount(y))), or for multilabel and multitask targets a list of
+        dicts, one per column (``{0: w0, 1: w1}``; ``'balanced'`` is then
+        computed per column and the columns' weights multiplied), as
         :class:`~sklearn.ensemble.RandomForestClassifier`. They multiply
         ``sample_weight`` (scikit-learn's ``compute_sample_weight``) for every
         solver, in ``partial_fit`` (a dict: ``'balanced'`` cannot be computed
@@ -398,8 +502,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray of shape (n_classes,)
-        Class labels.
+    classes_ : ndarray of shape (n_classes,) or list of ndarray
+        Class labels; for multitask targets a list of one array per task
+        (column of ``y``).
 
     loss_ : float
         Loss of the last epoch (scikit-learn's averaging), or the final loss
@@ -468,7 +573,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Number of layers, input and output included.
 
     n_outputs_ : int
-        Number of output units: 1 for binary problems, n_classes otherwise.
+        Number of output units: 1 for binary problems, n_classes otherwise
+        (for multitask targets the sum of the tasks' numbers of classes).
 
     out_activation_ : str
         ``'softmax'`` for multiclass, ``'logistic'`` for binary and
@@ -640,9 +746,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._check_finite(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        multitask = y.ndim == 2 and type_of_target(y) == "multiclass-multioutput"
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
-            binarizer = LabelBinarizer().fit(y)
+            binarizer = (_TaskEncoder() if multitask else LabelBinarizer()).fit(y)
+        elif isinstance(self._label_binarizer, _TaskEncoder):
+            binarizer = self._label_binarizer
+            if self.warm_start and not incremental:
+                if np.ndim(y) != 2 or y.shape[1] != len(self.classes_) or any(
+                        set(np.unique(col)) != set(c)
+                        for col, c in zip(y.T, self.classes_)):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "tasks and classes as in the previous call to fit. "
+                        f"Previously got {self.classes_}.")
         else:
+            if multitask:
+                raise ValueError(
+                    "y is multiclass-multioutput (multitask), but the model was "
+                    f"fitted on {self._label_binarizer.y_type_} targets.")
             binarizer = self._label_binarizer
             classes = unique_labels(y)
             if self.warm_start and not incremental:
@@ -662,12 +783,36 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.classes_ = binarizer.classes_
         return X, Y
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        enc = state.get("_label_binarizer")
+        if isinstance(enc, _TaskEncoder):
+            # arrays and builtins only, as the rest of the state (skops)
+            state["_label_binarizer"] = {"multitask_classes": list(enc.classes_),
+                                         "dtype": enc.dtype_.str}
+        return state
+
+    def __setstate__(self, state):
+        enc = state.get("_label_binarizer")
+        if isinstance(enc, dict) and "multitask_classes" in enc:
+            state = dict(state)
+            state["_label_binarizer"] = _TaskEncoder().fit(
+                classes=enc["multitask_classes"], dtype=enc["dtype"])
+        super().__setstate__(state)
+
+    @property
+    def _multitask(self):
+        return isinstance(self.__dict__.get("_label_binarizer"), _TaskEncoder)
+
     def _encode_validation(self, y_val, dtype):
         return self._encode_targets(y_val, dtype, "y_val")
 
     def _encode_targets(self, y, dtype, name="y"):
         """The target matrix of labels `y` of the fitted classes (a
         validation set's, or a block of distributed training data's)."""
+        if self._multitask:
+            return np.ascontiguousarray(
+                self._label_binarizer.transform(y, name=name), dtype=dtype)
         if self._label_binarizer.y_type_.startswith("multilabel"):
             y = np.asarray(y)
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
@@ -721,9 +866,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return weights if sample_weight_val is None else weights * sample_weight_val
 
     def _output_layer(self, Y):
-        if self._label_binarizer.y_type_ == "multiclass":
+        if self._label_binarizer.y_type_ in ("multiclass", "multiclass-multioutput"):
             return "softmax", "log_loss"
         return "logistic", "binary_log_loss"
+
+    def _output_groups(self):
+        # multitask: one softmax per task
+        return self._label_binarizer.groups if self._multitask else None
 
     def _training_targets(self, Y):
         """The targets training fits: with label_smoothing = e, PyTorch's
@@ -735,6 +884,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if not e:
             return Y
         k = Y.shape[1] if self._label_binarizer.y_type_ == "multiclass" else 2
+        if self._multitask:
+            # each task's softmax over its own K_j classes
+            groups = self._label_binarizer.groups
+            k = np.repeat(groups, groups).astype(Y.dtype)
         return np.ascontiguousarray((1.0 - e) * Y + e / k, dtype=Y.dtype)
 
     def _decode(self, Y):
@@ -752,8 +905,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             to CSR and never densified.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values (class labels, or a label-indicator matrix for
-            multilabel classification).
+            The target values: class labels, a label-indicator matrix for
+            multilabel classification, or for multitask learning a 2-D
+            array of labels whose columns are separate multiclass tasks.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights (multiplied by ``class_weight``'s).
@@ -793,15 +947,16 @@ default=None
         X : array-like of shape (n_samples, n_features)
             The input data.
 
-        y : array-like of shape (n_samples,)
-            The target values.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            The target values (as in ``fit``).
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
 
-        classes : array of shape (n_classes,), default=None
+        classes : array of shape (n_classes,) or list of arrays, default=None
             Classes across all calls to partial_fit; required in the first
-            call.
+            call. For multitask targets, a list of one array of classes per
+            column of ``y``.
 
         Returns
         -------
@@ -809,7 +964,33 @@ default=None
             The updated model.
         """
         with self._transaction() as work:
-            if _check_partial_fit_first_call(work, classes):
+            first = getattr(work, "classes_", None) is None
+            if first and _is_task_list(y, classes):
+                # multitask: one array of classes per column of y
+                if len(classes) != np.shape(y)[1]:
+                    raise ValueError(
+                        f"classes has {len(classes)} arrays; y has {np.shape(y)[1]} "
+                        "columns (tasks): partial_fit of a multitask model needs "
+                        "one array of classes per task.")
+                binarizer = _TaskEncoder().fit(classes=classes)
+                work._label_binarizer = binarizer
+                work.classes_ = binarizer.classes_
+            elif not first and work._multitask:
+                if classes is not None and not (
+                        _is_task_list(y, classes) and len(classes) == len(work.classes_)
+                        and all(np.array_equal(np.unique(np.asarray(c)), f)
+                                for c, f in zip(classes, work.classes_))):
+                    raise ValueError(
+                        "`classes` is not the same as on the first call to "
+                        f"partial_fit: {work.classes_}.")
+            elif (getattr(work, "classes_", None) is None and classes is None
+                  and np.ndim(y) == 2
+                  and type_of_target(y) == "multiclass-multioutput"):
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: "
+                    "for a multitask y, a list of one array of classes per "
+                    "column.")
+            elif _check_partial_fit_first_call(work, classes):
                 binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
                     binarizer.fit(y)
@@ -829,8 +1010,10 @@ default=None
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The predicted classes.
+        y : ndarray of shape (n_samples,), (n_samples, n_classes) or \
+(n_samples, n_tasks)
+            The predicted classes (multilabel: an indicator matrix;
+            multitask: one column of labels per task).
         """
         est = self._reader()   # one fitted state, even beside a refit
         check_fitted(est)
@@ -838,6 +1021,8 @@ default=None
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward(X, check_input=check_input)
+        if self._multitask:
+            return self._label_binarizer.inverse_transform(y_pred)
         if self.out_activation_ == "softmax":
             # LabelBinarizer.inverse_transform's rule, without its overhead
             return self.classes_[np.argmax(y_pred, axis=1)]
@@ -851,7 +1036,45 @@ default=None
         return self._label_binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
+        if self._multitask:
+            # early stopping: the mean over tasks of each task's accuracy
+            return self._score_with_function(X, y, sample_weight, _mean_task_accuracy)
         return self._score_with_function(X, y, sample_weight, accuracy_score)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on the given test data and labels.
+
+        For multitask targets (a 2-D ``y`` of multiclass columns) this is
+        the subset accuracy, the fraction of samples whose every task is
+        predicted right, as :meth:`sklearn.multioutput.MultiOutputClassifier.score`
+        (early stopping scores the mean of the tasks' accuracies instead).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels for `X`.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``self.predict(X)`` with respect to `y`.
+        """
+        est = self._reader()
+        check_fitted(est)
+        if not est._multitask:
+            return super().score(X, y, sample_weight=sample_weight)
+        y = np.asarray(y)
+        y_pred = est.predict(X)
+        if y.shape != y_pred.shape:
+            raise ValueError(f"y has shape {y.shape}; the model predicts "
+                             f"{y_pred.shape[1]} tasks for {y_pred.shape[0]} samples.")
+        return float(np.average(np.all(y == y_pred, axis=1), weights=sample_weight))
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -863,12 +1086,17 @@ default=None
 
         Returns
         -------
-        y_prob : ndarray of shape (n_samples, n_classes)
+        y_prob : ndarray of shape (n_samples, n_classes) or list of ndarray
             The probability of each class, in the order of ``classes_``
-            (a column of ones for a model fitted on one class).
+            (a column of ones for a model fitted on one class). For
+            multitask targets a list of one array (n_samples, n_classes_j)
+            per task, each row summing to 1, as
+            :class:`~sklearn.multioutput.MultiOutputClassifier`.
         """
         est = self._reader()   # one fitted state, even beside a refit
         check_fitted(est)
+        if est._multitask:
+            return est._label_binarizer.split(est._forward(X))
         if est.n_outputs_ == 1:
             # sigmoid(-z) rather than 1 - sigmoid(z): no cancellation to 0,
             # so that log(predict_proba) agrees with predict_log_proba.
@@ -888,17 +1116,19 @@ default=None
 
         Returns
         -------
-        log_y_prob : ndarray of shape (n_samples, n_classes)
+        log_y_prob : ndarray of shape (n_samples, n_classes) or list of ndarray
             Log-probabilities, in the order of ``classes_``: log-softmax of
             the logits (multiclass) or log-sigmoid (binary, multilabel),
             finite where ``log(predict_proba(X))`` would underflow to -inf.
+            For multitask targets a list of one array per task.
         """
         est = self._reader()   # one fitted state, even beside a refit
         check_fitted(est)
         z = est._forward(X, logits=True)
+        if est._multitask:
+            return [_log_softmax(zg) for zg in est._label_binarizer.split(z)]
         if est.out_activation_ == "softmax":
-            z = z - z.max(axis=1, keepdims=True)
-            return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            return _log_softmax(z)
         # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
         if est.n_outputs_ == 1:
             z = z.ravel()
@@ -910,6 +1140,7 @@ default=None
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True   # multilabel, and multitask
         return tags
 
 

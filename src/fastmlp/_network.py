@@ -48,11 +48,15 @@ class Network:
         Standard deviation of the Gaussian noise added to training inputs.
     seed : int
         Key of the engine's counter-based random numbers.
+    out_groups : sequence of int, optional
+        Multitask outputs (a softmax output only): the widths of the groups
+        of output columns, one softmax and one cross-entropy per group, the
+        loss their sum.  None: the output layer is one group.
     """
 
     def __init__(self, layer_sizes, activation, out_activation, loss, dtype,
                  activation_param=None, batch_norm=False, bn_momentum=0.1,
-                 bn_eps=1e-5, dropout=None, input_noise=0.0, seed=0):
+                 bn_eps=1e-5, dropout=None, input_noise=0.0, seed=0, out_groups=None):
         self.sizes = np.asarray(layer_sizes, dtype=np.intp)
         if self.sizes.ndim != 1 or len(self.sizes) < 2 or np.any(self.sizes < 1):
             raise ValueError(f"invalid layer sizes {list(layer_sizes)}")
@@ -62,6 +66,13 @@ class Network:
         self.loss = loss
         self.dtype = np.dtype(dtype)
         self.out_code = OUTPUTS[(out_activation, loss)]
+        self.out_groups = np.asarray([] if out_groups is None else out_groups,
+                                     dtype=np.intp)
+        if len(self.out_groups) and (
+                out_activation != "softmax" or self.out_groups.ndim != 1
+                or np.any(self.out_groups < 1)
+                or self.out_groups.sum() != self.sizes[-1]):
+            raise ValueError(f"invalid output groups {list(out_groups)}")
         n_hidden = len(self.sizes) - 2
         if activation_param is None:
             activation_param = spec.param if spec.param is not None else 0.0
@@ -109,6 +120,7 @@ class Network:
             bn_eps=self.bn_eps,
             dropout=[float(p) for p in self.dropout] if len(self.dropout) else None,
             input_noise=self.input_noise, seed=self.seed,
+            out_groups=[int(g) for g in self.out_groups] if len(self.out_groups) else None,
         )
 
     @property

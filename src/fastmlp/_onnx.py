@@ -143,9 +143,45 @@ def _class_labels(est):
     return np.array([str(c) for c in classes], dtype=object), True
 
 
+def _task_labels(est):
+    """A multitask model's classes_, one array per task, all int64 or all
+    strings (one ONNX label tensor holds every task), and whether strings."""
+    classes = [np.asarray(c) for c in est.classes_]
+    if all(c.dtype.kind in "iub" or (c.dtype.kind == "f" and np.all(c == np.round(c)))
+           for c in classes):
+        return [c.astype(np.int64) for c in classes], False
+    if any(c.dtype.kind == "f" for c in classes):
+        raise ValueError("ONNX labels must be integers or strings; classes_ holds "
+                         "non-integral floats.")
+    return [np.array([str(v) for v in c], dtype=object) for c in classes], True
+
+
+def _multitask_outputs(g, est, z, label, proba):
+    """Multitask (one softmax per task): `proba` the tasks' probabilities
+    side by side (predict_proba's arrays concatenated), `label` (n, k)."""
+    classes, _ = _task_labels(est)
+    probas, labels = [], []
+    start = 0
+    for j, c in enumerate(classes):
+        zj = g.node("Slice", [z, g.const(f"start{j}", [start], np.int64),
+                              g.const(f"end{j}", [start + len(c)], np.int64),
+                              g.const(f"axes{j}", [1], np.int64)], f"logits_task{j}")
+        pj = g.node("Softmax", [zj], f"proba_task{j}", axis=-1)
+        idx = g.node("ArgMax", [pj], f"argmax_task{j}", axis=1, keepdims=1)
+        labels.append(g.node("Gather", [g.const(f"classes{j}", c, c.dtype), idx],
+                             f"label_task{j}", axis=0))
+        probas.append(pj)
+        start += len(c)
+    g.node("Concat", probas, output=proba, axis=1)
+    g.node("Concat", labels, output=label, axis=1)
+
+
 def _classifier_outputs(g, est, x, label, proba):
     """Nodes from the input x to the outputs `label` and `proba`."""
     z = _logits(g, est, x)
+    if est._multitask:
+        _multitask_outputs(g, est, z, label, proba)
+        return
     multilabel = est._label_binarizer.y_type_ == "multilabel-indicator"
     classes, _ = _class_labels(est)
     if est.out_activation_ == "softmax":
@@ -231,7 +267,9 @@ def to_onnx(estimator, *, dtype=None, target_opset=None):
     input noise are absent (training only).  A classifier's graph has
     ``skl2onnx``'s outputs: ``label`` (the predicted classes, int64 or
     strings; for multilabel models an int64 indicator matrix) and
-    ``probabilities`` (``predict_proba``'s columns); a regressor's has
+    ``probabilities`` (``predict_proba``'s columns; for a multitask model,
+    ``label`` is (n_samples, n_tasks) and ``probabilities`` the tasks'
+    ``predict_proba`` arrays side by side, ``n_outputs_`` columns); a regressor's has
     ``variable``, of shape (n_samples, n_outputs).  The input is ``X``,
     of shape (n_samples, n_features).
 
@@ -298,7 +336,17 @@ def to_onnx(estimator, *, dtype=None, target_opset=None):
     elem = _proto_type(g, dtype)
     n_features = int(estimator.n_features_in_)
     inputs = [helper.make_tensor_value_info("X", elem, [None, n_features])]
-    if classifier:
+    if classifier and estimator._multitask:
+        _classifier_outputs(g, estimator, "X", "label", "probabilities")
+        _, strings = _task_labels(estimator)
+        outputs = [
+            helper.make_tensor_value_info(
+                "label", onnx.TensorProto.STRING if strings else onnx.TensorProto.INT64,
+                [None, len(estimator.classes_)]),
+            helper.make_tensor_value_info("probabilities", elem,
+                                          [None, int(estimator.n_outputs_)]),
+        ]
+    elif classifier:
         _classifier_outputs(g, estimator, "X", "label", "probabilities")
         classes, strings = _class_labels(estimator)
         multilabel = estimator._label_binarizer.y_type_ == "multilabel-indicator"
@@ -358,6 +406,9 @@ def _converter(scope, operator, container):
     from skl2onnx.common.data_types import DoubleTensorType
 
     est = operator.raw_operator
+    if getattr(est, "_multitask", False):
+        raise ValueError("skl2onnx's classifier outputs have no multitask form; "
+                         "export a multitask MLPClassifier with fastmlp.to_onnx.")
     dtype = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) \
         else np.float32
     g = _ContainerBuilder(scope, container, dtype)
@@ -378,8 +429,11 @@ def _classifier_shapes(operator):
         calculate_linear_classifier_output_shapes,
     )
 
-    calculate_linear_classifier_output_shapes(operator)
     est = operator.raw_operator
+    if est._multitask:
+        raise ValueError("skl2onnx's classifier outputs have no multitask form; "
+                         "export a multitask MLPClassifier with fastmlp.to_onnx.")
+    calculate_linear_classifier_output_shapes(operator)
     if est._label_binarizer.y_type_ == "multilabel-indicator":
         n = operator.inputs[0].get_first_dimension()
         operator.outputs[0].type = Int64TensorType([n, len(est.classes_)])

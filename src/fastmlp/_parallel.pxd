@@ -9,12 +9,13 @@ from ._common cimport Threads, intp
 cdef void bias_act(const Threads *th, floating *z, const floating *b, floating *u,
                    intp rows, intp cols, int act, double param) noexcept nogil
 cdef void output(const Threads *th, floating *z, const floating *b, intp rows,
-                 intp cols, int out) noexcept nogil
+                 intp cols, int out, const intp *groups, intp n_groups) noexcept nogil
 cdef void act_backward(const Threads *th, floating *a, const floating *g,
                        const floating *u, intp n, int act, double param) noexcept nogil
 cdef double loss_delta(const Threads *th, floating *z, const floating *y,
                        const floating *sw, intp rows, intp cols, int out,
-                       double scale, double *partial) noexcept nogil
+                       double scale, double *partial, const intp *groups,
+                       intp n_groups) noexcept nogil
 cdef void bias_grad(const Threads *th, const floating *delta, intp rows, intp cols,
                     floating *gb, bint accumulate, double *acc) noexcept nogil
 cdef double scaled_copy_sumsq(const Threads *th, floating *dst, const floating *src,

@@ -42,17 +42,18 @@ cdef void bias_act(const Threads *th, floating *z, const floating *b, floating *
 
 
 cdef void output(const Threads *th, floating *z, const floating *b, intp rows,
-                 intp cols, int out) noexcept nogil:
-    """z[i, :] = out(z[i, :] + b): the output layer at prediction."""
+                 intp cols, int out, const intp *groups, intp n_groups) noexcept nogil:
+    """z[i, :] = out(z[i, :] + b): the output layer at prediction (per group
+    of columns when n_groups > 0)."""
     cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
     cdef int nt = threads_for(th, rows * cols)
     if nt == 1:
-        k_output(z, b, rows, cols, out)
+        k_output(z, b, rows, cols, out, groups, n_groups)
         return
     for blk in prange(nb, schedule='static', num_threads=nt):
         r0 = blk * ROW_BLOCK
         r1 = min(r0 + ROW_BLOCK, rows)
-        k_output(z + r0 * cols, b, r1 - r0, cols, out)
+        k_output(z + r0 * cols, b, r1 - r0, cols, out, groups, n_groups)
 
 
 cdef void act_backward(const Threads *th, floating *a, const floating *g,
@@ -69,8 +70,10 @@ cdef void act_backward(const Threads *th, floating *a, const floating *g,
 
 cdef double loss_delta(const Threads *th, floating *z, const floating *y,
                        const floating *sw, intp rows, intp cols, int out,
-                       double scale, double *partial) noexcept nogil:
-    """Loss sum_i sw_i l_i; z becomes the output delta scale * sw_i * dl_i/dz."""
+                       double scale, double *partial, const intp *groups,
+                       intp n_groups) noexcept nogil:
+    """Loss sum_i sw_i l_i; z becomes the output delta scale * sw_i * dl_i/dz
+    (l_i summed over the groups of columns when n_groups > 0)."""
     cdef intp blk, r0, r1, nb = (rows + ROW_BLOCK - 1) // ROW_BLOCK
     cdef int nt = threads_for(th, rows * cols)
     cdef double total = 0.0
@@ -79,7 +82,7 @@ cdef double loss_delta(const Threads *th, floating *z, const floating *y,
         r1 = min(r0 + ROW_BLOCK, rows)
         partial[blk] = k_loss_delta(z + r0 * cols, y + r0 * cols,
                                     (sw + r0) if sw != NULL else NULL,
-                                    r1 - r0, cols, out, scale)
+                                    r1 - r0, cols, out, scale, groups, n_groups)
     for blk in range(nb):
         total += partial[blk]
     return total

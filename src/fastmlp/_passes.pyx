@@ -51,8 +51,10 @@ cdef class LayoutArrays:
         cdef const double[::1] param = np.ascontiguousarray(network.act_param,
                                                             dtype=np.float64)
         cdef const double[::1] run = running
+        cdef const intp[::1] groups = np.ascontiguousarray(
+            getattr(network, "out_groups", np.empty(0, dtype=np.intp)), dtype=np.intp)
         cdef intp L = sizes.shape[0] - 1, l
-        self.keep = (sizes, w_off, b_off, g_off, act, param, run)
+        self.keep = (sizes, w_off, b_off, g_off, act, param, run, groups)
         if L < 1 or w_off.shape[0] != L or b_off.shape[0] != L:
             raise ValueError("inconsistent network layout")
         if act.shape[0] != L - 1 or param.shape[0] != L - 1:
@@ -64,6 +66,11 @@ cdef class LayoutArrays:
         self.lay.act = &act[0] if L > 1 else NULL
         self.lay.act_param = &param[0] if L > 1 else NULL
         self.lay.out = network.out_code
+        self.lay.n_groups = groups.shape[0]
+        self.lay.groups = &groups[0] if groups.shape[0] > 0 else NULL
+        if groups.shape[0] > 0 and (np.any(np.asarray(groups) < 1)
+                                    or np.sum(groups) != sizes[L]):
+            raise ValueError("the output groups must cut the output layer")
         self.lay.max_width = 1
         self.lay.n_hidden = 0
         for l in range(1, L + 1):
@@ -190,7 +197,8 @@ cdef void forward(const Pass *p, const floating *theta, const floating *x, intp 
             bias_act(p.th, z, theta + lay.b_off[l], <floating *>NULL, rows, n_out,
                      FM_ACT_IDENTITY, 0.0)
         else:
-            output(p.th, z, theta + lay.b_off[l], rows, n_out, lay.out)
+            output(p.th, z, theta + lay.b_off[l], rows, n_out, lay.out, lay.groups,
+                   lay.n_groups)
         a_in = z
     mark(p.tr, PROF_FWD_ELEM)
 
@@ -222,7 +230,8 @@ cdef double forward_backward(const Pass *p, const Batch *b, const floating *thet
     forward(p, theta, x, rows, True)
     D = work + ws.act[L - 1]
     loss = loss_delta(p.th, D, <const floating *>b.y, <const floating *>b.sw, rows,
-                      lay.sizes[L], lay.out, b.scale, ws.partial)
+                      lay.sizes[L], lay.out, b.scale, ws.partial, lay.groups,
+                      lay.n_groups)
     mark(p.tr, PROF_LOSS)
     if not isfinite(loss):
         return loss

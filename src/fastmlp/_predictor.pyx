@@ -176,7 +176,8 @@ cdef class Predictor:
         with nogil:
             total = loss_delta(&th, &z[0, 0], &Y[0, 0],
                                &sample_weight[0] if sample_weight.shape[0] else NULL,
-                               n, n_out, self.arrays.lay.out, 1.0, &partial[0])
+                               n, n_out, self.arrays.lay.out, 1.0, &partial[0],
+                               self.arrays.lay.groups, self.arrays.lay.n_groups)
         return self.loss_scale * total / sw_sum
 
     def forward_few(self, const floating[:, ::1] X, floating[:, ::1] out,

@@ -81,25 +81,38 @@ def dropout_act_backward(floating[::1] a, const floating[::1] g,
                            a.shape[0], drop, act, param)
 
 
+def _groups(groups, intp cols):
+    g = np.ascontiguousarray(np.empty(0) if groups is None else groups, dtype=np.intp)
+    if g.ndim != 1 or (len(g) and (np.any(g < 1) or g.sum() != cols)):
+        raise ValueError("groups must cut the columns")
+    return g
+
+
 def loss_delta(floating[:, ::1] z, const floating[:, ::1] y, int out, double scale,
-               const floating[::1] sw=None):
-    """Loss sum_i sw_i l_i of the logits z; z becomes the output delta."""
+               const floating[::1] sw=None, groups=None):
+    """Loss sum_i sw_i l_i of the logits z; z becomes the output delta
+    (per group of columns with `groups`, their widths)."""
+    cdef const intp[::1] g = _groups(groups, z.shape[1])
     if (y.shape[0] != z.shape[0] or y.shape[1] != z.shape[1]
             or (sw is not None and sw.shape[0] != z.shape[0])):
         raise ValueError("shapes do not match")
     if z.shape[0] * z.shape[1] == 0:
         return 0.0
     return k_loss_delta(&z[0, 0], &y[0, 0], &sw[0] if sw is not None else NULL,
-                        z.shape[0], z.shape[1], out, scale)
+                        z.shape[0], z.shape[1], out, scale,
+                        &g[0] if g.shape[0] else NULL, g.shape[0])
 
 
-def output(floating[:, ::1] z, const floating[::1] b, int out):
-    """z := out(z + b), the output layer at prediction."""
+def output(floating[:, ::1] z, const floating[::1] b, int out, groups=None):
+    """z := out(z + b), the output layer at prediction (per group of columns
+    with `groups`, their widths)."""
+    cdef const intp[::1] g = _groups(groups, z.shape[1])
     if b.shape[0] != z.shape[1]:
         raise ValueError("shapes do not match")
     if z.shape[0] * z.shape[1] == 0:
         return
-    k_output(&z[0, 0], &b[0], z.shape[0], z.shape[1], out)
+    k_output(&z[0, 0], &b[0], z.shape[0], z.shape[1], out,
+             &g[0] if g.shape[0] else NULL, g.shape[0])
 
 
 def colsum(const floating[:, ::1] x):

@@ -194,32 +194,27 @@ class _DistributedMLP:
             shards.release()
 
     def _targets_summary(self, y):
-        """(labels standing for y, class-weight map or None): all classes of
-        a classifier's labels (and with class_weight='balanced' their
-        weights from the counts of all of y), two rows of a regressor's."""
+        """(labels standing for y, class-weight map or None): rows holding
+        every label of y (of every column of a 2-D y: multilabel indicators
+        or multitask labels, which stay what they are), and with
+        class_weight='balanced' the weights from the counts of all of y; two
+        rows of a regressor's targets."""
         lazy = isinstance(y, da.Array)
         xp = da if lazy else np
         compute = dask.compute if lazy else (lambda *a: a)
         if not is_classifier(self):
             return np.asarray(compute(y[:2])[0]), None
-        if y.ndim == 2 and y.shape[1] > 1:    # multilabel indicator matrix
-            head = np.asarray(compute(y[:2])[0])
-            if self.class_weight != "balanced":
-                return head, None
-            (ones,) = compute(y.sum(axis=0))
-            n = y.shape[0]
-            maps = []
-            for c1 in np.asarray(ones, dtype=np.float64):
-                counts = {k: c for k, c in ((0, n - c1), (1, c1)) if c > 0}
-                maps.append({k: n / (len(counts) * c) for k, c in counts.items()})
-            return head, maps
-        if y.ndim == 2:
-            y = y[:, 0]
-        classes, counts = compute(*xp.unique(y, return_counts=True))
+        columns = [y] if y.ndim == 1 else [y[:, j] for j in range(y.shape[1])]
+        found = compute(*[xp.unique(c, return_counts=True) for c in columns])
+        n = y.shape[0]
+        maps = [{c: n / (len(classes) * k) for c, k in zip(classes, counts)}
+                for classes, counts in found]
+        rows = max(len(classes) for classes, _ in found)
+        stub = [np.resize(np.asarray(classes), rows) for classes, _ in found]
+        stub = stub[0] if y.ndim == 1 else np.column_stack(stub)
         if self.class_weight != "balanced":
-            return classes, None
-        n = counts.sum()
-        return classes, {c: n / (len(classes) * k) for c, k in zip(classes, counts)}
+            return stub, None
+        return stub, maps[0] if y.ndim == 1 else maps
 
     def _run(self, shards, X, y, sample_weight, validation):
         key = id(shards)
