@@ -126,6 +126,35 @@ def test_lbfgs_class_weight_balanced_uses_all_labels(client):
     assert dist._class_weight_map == pytest.approx(local._class_weight_map)
 
 
+@pytest.mark.parametrize("targets", ["multitask", "multilabel"])
+def test_lbfgs_two_dimensional_targets(client, targets):
+    """Multitask labels (a softmax per column) and multilabel indicators (a
+    sigmoid per column) are told apart from all of y, as on one machine,
+    even where a part's first rows would look like the other kind."""
+    X, digit = _digits()
+    if targets == "multitask":
+        y = np.column_stack([digit, digit % 3, digit >= 5]).astype(int)
+        y[:300, 1] = np.minimum(y[:300, 1], 1)   # the first part: 0/1 only
+    else:
+        y = np.column_stack([digit % 2, digit >= 5, digit == 0]).astype(int)
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=30, tol=0,
+                  random_state=0, dtype="float64", class_weight="balanced")
+    local = fastmlp.MLPClassifier(**params).fit(X, y)
+    dist = DaskMLPClassifier(**params).fit(
+        da.from_array(X, chunks=(300, -1)), da.from_array(y, chunks=(300, -1)))
+    assert _rel(_theta(dist), _theta(local)) < 1e-9
+    assert dist.n_outputs_ == local.n_outputs_
+    Xd = da.from_array(X, chunks=(500, -1))
+    np.testing.assert_array_equal(dist.predict(Xd).compute(), dist.to_local().predict(X))
+    proba, expected = dist.predict_proba(Xd), dist.to_local().predict_proba(X)
+    if targets == "multitask":   # one array per task
+        assert [p.shape for p in proba] == [e.shape for e in expected]
+        for p, e in zip(proba, expected):
+            np.testing.assert_array_equal(p.compute(), e)
+    else:
+        np.testing.assert_array_equal(proba.compute(), expected)
+
+
 def test_lbfgs_rejects_batch_norm(client):
     X, y = _digits()
     with pytest.raises(ValueError, match="batch_norm=True with solver='lbfgs'"):

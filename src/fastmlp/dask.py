@@ -259,6 +259,12 @@ class _DistributedMLP:
             return getattr(local, method)(X)
         Xa = Xa.rechunk({1: -1})
         columns = list(X.columns) if hasattr(X, "columns") else None
+        if isinstance(n_cols, list):    # a multitask model's probabilities
+            dtype = local._model.network.dtype
+            return [Xa.map_blocks(_BlockPredict(local, method, columns, task=j),
+                                  chunks=(Xa.chunks[0], (n,)), dtype=dtype,
+                                  meta=np.empty((0, 0), dtype=dtype))
+                    for j, n in enumerate(n_cols)]
         func = _BlockPredict(local, method, columns)
         if n_cols is None:
             return Xa.map_blocks(func, drop_axis=1, dtype=func.dtype,
@@ -282,7 +288,7 @@ n_features)
         """
         n_out = None
         if is_classifier(self):
-            if self._label_binarizer.y_type_.startswith("multilabel"):
+            if self._multitask or self._label_binarizer.y_type_.startswith("multilabel"):
                 n_out = len(self.classes_)
         elif self.n_outputs_ > 1:
             n_out = self.n_outputs_
@@ -414,10 +420,12 @@ class _Blocks:
 class _BlockPredict:
     """The function mapped over X's blocks (picklable, one model)."""
 
-    def __init__(self, local, method, columns):
+    def __init__(self, local, method, columns, task=None):
         self.local, self.method, self.columns = local, method, columns
+        self.task = task
         if method == "predict" and is_classifier(local):
-            self.dtype = local.classes_.dtype
+            self.dtype = (local._label_binarizer.dtype_ if local._multitask
+                          else local.classes_.dtype)
         else:
             self.dtype = local._model.network.dtype
 
@@ -428,7 +436,8 @@ class _BlockPredict:
         if self.columns is not None:
             import pandas as pd
             block = pd.DataFrame(block, columns=self.columns)
-        return getattr(self.local, self.method)(block)
+        out = getattr(self.local, self.method)(block)
+        return out if self.task is None else out[self.task]
 
 
 def _own_signature_doc(doc, summary, name):
@@ -518,8 +527,9 @@ n_features)
 
         Returns
         -------
-        proba : dask array or ndarray of shape (n_samples, n_classes)
-            The class probabilities, in the order of ``classes_``.
+        proba : dask array or ndarray of shape (n_samples, n_classes), or list
+            The class probabilities, in the order of ``classes_``; for a
+            multitask model a list of such arrays, one per task.
         """
         return self._blockwise("predict_proba", X, self._n_proba_columns())
 
@@ -534,12 +544,15 @@ n_features)
 
         Returns
         -------
-        log_proba : dask array or ndarray of shape (n_samples, n_classes)
-            The log-probabilities, in the order of ``classes_``.
+        log_proba : dask array or ndarray of shape (n_samples, n_classes), or list
+            The log-probabilities, in the order of ``classes_``; for a
+            multitask model a list of such arrays, one per task.
         """
         return self._blockwise("predict_log_proba", X, self._n_proba_columns())
 
     def _n_proba_columns(self):
+        if self._multitask:    # a list of arrays, one per task
+            return [len(c) for c in self.classes_]
         n = len(self.classes_)
         return 2 if n == 1 or (n == 2 and self.n_outputs_ == 1) else n
 
