@@ -19,8 +19,8 @@ collection run blockwise on the workers, lazily; :meth:`MLPClassifier.to_local`
 returns the fitted model as an ordinary fastmlp estimator.
 """
 
+import inspect
 import math
-import re
 
 try:
     import dask
@@ -45,7 +45,7 @@ from ._distributed import ShardSet, fit_lbfgs, fit_local_sgd, make_shard
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_OWN_PARAMS = ("n_shards", "averaging_steps", "persist")
+_OWN_PARAMS = {"n_shards": None, "averaging_steps": None, "persist": True}
 
 _OWN_DOCS = """
     n_shards : int, default=None
@@ -480,41 +480,35 @@ def _own_signature_doc(doc, summary, name):
 """)
 
 
+def _init_for(base):
+    """An ``__init__`` taking `base`'s parameters and this module's (keyword
+    only, after them), with that signature for scikit-learn's get_params and
+    for help(): the parameters stay those of the base class as it grows."""
+    base_signature = inspect.signature(base.__init__)
+    own = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+           for name, default in _OWN_PARAMS.items()]
+    signature = base_signature.replace(
+        parameters=[*base_signature.parameters.values(), *own])
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        del values["self"]
+        for name in _OWN_PARAMS:
+            setattr(self, name, values.pop(name))
+        base.__init__(self, **values)
+
+    __init__.__signature__ = signature
+    __init__.__doc__ = base.__init__.__doc__
+    return __init__
+
+
 class MLPClassifier(_DistributedMLP, _mlp.MLPClassifier):
     _parameter_constraints = {**_mlp.MLPClassifier._parameter_constraints,
                               **_DistributedMLP._parameter_constraints}
 
-    def __init__(
-        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-        alpha=0.0001, batch_size="auto", learning_rate="constant",
-        learning_rate_init="auto", power_t=0.5, max_iter=200, shuffle=True,
-        random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-        nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-        beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-        dtype="float32", weight_init="glorot_uniform", n_threads=None,
-        lr_schedule_params=None, rho=None, weight_decay=0.01, batch_norm=False,
-        bn_momentum=0.1, bn_eps=1e-5, dropout=0.0, input_noise=0.0, class_weight=None,
-        scoring=None, record_layer_stats=False, n_shards=None, averaging_steps=None,
-        persist=True,
-    ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
-            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            dtype=dtype, weight_init=weight_init, n_threads=n_threads,
-            lr_schedule_params=lr_schedule_params, rho=rho, weight_decay=weight_decay,
-            batch_norm=batch_norm, bn_momentum=bn_momentum, bn_eps=bn_eps,
-            dropout=dropout, input_noise=input_noise, class_weight=class_weight,
-            scoring=scoring, record_layer_stats=record_layer_stats,
-        )
-        self.n_shards = n_shards
-        self.averaging_steps = averaging_steps
-        self.persist = persist
+    __init__ = _init_for(_mlp.MLPClassifier)
 
     def predict_proba(self, X):
         """Probability estimates, blockwise on the workers for a dask X.
@@ -561,38 +555,7 @@ class MLPRegressor(_DistributedMLP, _mlp.MLPRegressor):
     _parameter_constraints = {**_mlp.MLPRegressor._parameter_constraints,
                               **_DistributedMLP._parameter_constraints}
 
-    def __init__(
-        self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-        solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-        learning_rate_init="auto", power_t=0.5, max_iter=200, shuffle=True,
-        random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-        nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-        beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-        dtype="float32", weight_init="glorot_uniform", n_threads=None,
-        lr_schedule_params=None, rho=None, weight_decay=0.01, batch_norm=False,
-        bn_momentum=0.1, bn_eps=1e-5, dropout=0.0, input_noise=0.0, out_activation=None,
-        scoring=None, record_layer_stats=False, n_shards=None, averaging_steps=None,
-        persist=True,
-    ):
-        super().__init__(
-            loss=loss, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
-            weight_init=weight_init, n_threads=n_threads,
-            lr_schedule_params=lr_schedule_params, rho=rho, weight_decay=weight_decay,
-            batch_norm=batch_norm, bn_momentum=bn_momentum, bn_eps=bn_eps,
-            dropout=dropout, input_noise=input_noise, out_activation=out_activation,
-            scoring=scoring, record_layer_stats=record_layer_stats,
-        )
-        self.n_shards = n_shards
-        self.averaging_steps = averaging_steps
-        self.persist = persist
+    __init__ = _init_for(_mlp.MLPRegressor)
 
 
 MLPClassifier.__doc__ = _own_signature_doc(
