@@ -155,6 +155,26 @@ def test_lbfgs_two_dimensional_targets(client, targets):
         np.testing.assert_array_equal(proba.compute(), expected)
 
 
+def test_lbfgs_label_smoothing_as_on_one_machine(client):
+    X, y = _digits()
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=20, tol=0,
+                  random_state=0, dtype="float64", label_smoothing=0.1)
+    local = fastmlp.MLPClassifier(**params).fit(X, y)
+    dist = DaskMLPClassifier(**params).fit(
+        da.from_array(X, chunks=(450, -1)), da.from_array(y, chunks=450))
+    assert _rel(_theta(dist), _theta(local)) < 1e-9
+    assert dist.loss_ == pytest.approx(local.loss_, rel=1e-9)
+
+
+@pytest.mark.parametrize("option", [dict(solver="swats"),
+                                    dict(snapshot_ensemble=2,
+                                         learning_rate="cosine_restarts")])
+def test_options_of_one_machine_only_are_refused(client, option):
+    X, y = _digits()
+    with pytest.raises(ValueError, match="not supported by distributed training"):
+        DaskMLPClassifier(max_iter=2, **option).fit(X, y)
+
+
 def test_lbfgs_rejects_batch_norm(client):
     X, y = _digits()
     with pytest.raises(ValueError, match="batch_norm=True with solver='lbfgs'"):
@@ -175,7 +195,7 @@ def test_local_sgd_averaging_every_step_is_large_batch_sgd(client):
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     params = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, alpha=0.0,
                   learning_rate_init=0.1, max_iter=3, shuffle=False, random_state=0,
-                  dtype="float64", tol=0)
+                  dtype="float64", tol=0, label_smoothing=0.1)
     dist = DaskMLPClassifier(**params, batch_size=20, averaging_steps=1, n_shards=2).fit(
         da.from_array(X, chunks=(200, -1)), da.from_array(y, chunks=200))
     # the rows of step k: part 0's k-th minibatch then part 1's
@@ -186,20 +206,33 @@ def test_local_sgd_averaging_every_step_is_large_batch_sgd(client):
     np.testing.assert_allclose(dist.loss_curve_, local.loss_curve_, rtol=1e-10)
 
 
-@pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
-def test_local_sgd_deterministic(client, solver):
+@pytest.mark.parametrize("solver, options", [
+    ("adam", {}), ("sgd", {}), ("rmsprop", {}),
+    ("adam", dict(clip_norm=1.0, max_norm=2.0, mixup_alpha=0.2)),
+    ("sgd", dict(adversarial_eps=0.05)),
+])
+def test_local_sgd_deterministic(client, solver, options):
     """Same seed, parts and blocks: the same model, bit for bit, whatever
-    the timing; another seed: another model."""
+    the timing; another seed: another model.  The engine's options
+    (clipping, max-norm, mixup, adversarial examples) run on the workers."""
     X, y = _digits()
     Xd, yd = da.from_array(X, chunks=(450, -1)), da.from_array(y, chunks=450)
     params = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=3, random_state=0,
-                  dropout=0.1, batch_size=64)
+                  dropout=0.1, batch_size=64, **options)
     a = DaskMLPClassifier(**params).fit(Xd, yd)
     b = DaskMLPClassifier(**params).fit(Xd, yd)
     np.testing.assert_array_equal(_theta(a), _theta(b))
     assert a.loss_curve_ == b.loss_curve_
     c = DaskMLPClassifier(**{**params, "random_state": 1}).fit(Xd, yd)
     assert not np.array_equal(_theta(a), _theta(c))
+    if options:   # the options act
+        plain = DaskMLPClassifier(**{**params, **{k: type(v)(0) if k != "clip_norm"
+                                                  and k != "max_norm" else None
+                                                  for k, v in options.items()}})
+        assert not np.array_equal(_theta(plain.fit(Xd, yd)), _theta(a))
+    if "max_norm" in options:
+        for W in a.coefs_[:-1]:
+            assert np.linalg.norm(W, axis=0).max() <= 2.0 * (1 + 1e-5)
 
 
 def test_local_sgd_learns_like_one_machine(client):

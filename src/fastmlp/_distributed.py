@@ -126,7 +126,8 @@ def make_shard(template, blocks):
         y = y.ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows in a block where y has {y.shape[0]}.")
-    Y = template._encode_targets(y, dtype)
+    # the targets training fits (label smoothing), as on one machine
+    Y = template._training_targets(template._encode_targets(y, dtype))
     sample_weight = None
     if sws[0] is not None:
         sample_weight = np.concatenate([np.asarray(w, dtype=np.float64) for w in sws])
@@ -186,10 +187,12 @@ def shard_train(shard, key, network, state, order_key, steps, rates, batch_size,
 
     def make():
         plan = thread_plan(n_threads)
-        X, first = _engine_input(shard.X, net, batch_size, plan, net.input_noise)
+        X, first = _engine_input(shard.X, net, batch_size, plan, net.input_noise,
+                                 hyper["engine"]["mixup_alpha"],
+                                 hyper["engine"]["adversarial_eps"])
         engine = Engine(net, batch_size, plan.engine_threads, plan.split_gemm,
                         split_parts=plan.gemm_blocks, alpha=hyper["alpha"],
-                        running=np.array(running), **first)
+                        running=np.array(running), **hyper["engine"], **first)
         return engine, X, plan
 
     engine, X, plan = shard.engine((key, n_threads), make)
@@ -409,7 +412,11 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
         sync_steps = max(batches)
     n_rounds = (max(batches) + sync_steps - 1) // sync_steps
     hyper = dict(code=spec.code, optimizer=spec.hyper_parameters(est),
-                 alpha=float(est.alpha))
+                 alpha=float(est.alpha),
+                 engine=dict(clip_norm=est.clip_norm or 0.0, max_norm=est.max_norm or 0.0,
+                             mixup_alpha=est.mixup_alpha,
+                             adversarial_eps=est.adversarial_eps,
+                             adversarial_alpha=est.adversarial_alpha))
     tasks = FitTasks(est, X, lambda: y, sample_weight, est.max_iter)
     plan = _local_plan(est)
     probe = _probe(shards, net)

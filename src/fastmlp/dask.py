@@ -161,6 +161,16 @@ class _DistributedMLP:
             raise ValueError("record_layer_stats=True is not supported by distributed "
                              "training; fit on one machine to record layer statistics.")
         hidden, dtype, first_pass = self._check_fit_params(False)
+        for name, off in (("snapshot_ensemble", None),):
+            if getattr(self, name) != off:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} is not supported by distributed "
+                    f"training (set {name}={off!r}, or fit on one machine).")
+        if self.solver == "swats":
+            raise ValueError(
+                "solver='swats' is not supported by distributed training: each "
+                "replica would switch from Adam to SGD at its own step (use "
+                "'adam' or 'sgd', or fit on one machine).")
         workers = sorted(client.scheduler_info()["workers"])
         n_shards = self.n_shards or len(workers)
         data = _Blocks(X, y, sample_weight, n_shards)
