@@ -201,8 +201,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
           ``'adam'`` (whose form is the paper's) until the switch; after
           each Adam step p, gamma = p.p / (-p.g) (the SGD rate whose step
           projected on g gives p), lambda <- beta_2 lambda + (1 - beta_2)
-          gamma, and when t > 1 and |lambda / (1 - beta_2^t) - gamma| <
-          ``swats_eps`` training continues as SGD with momentum beta_1 at
+          gamma, and when t > 1 and ``|lambda / (1 - beta_2^t) - gamma|
+          < swats_eps`` training continues as SGD with momentum beta_1 at
           the rate L = lambda / (1 - beta_2^t): b <- beta_1 b + g; theta -=
           (1 - beta_1) L b (L follows the schedule: times lr_t / lr at the
           switch). The step of the switch is ``swats_switch_step_``.
