@@ -29,13 +29,13 @@ import _data  # noqa: E402
 
 #: The recipe: fastmlp.MLPClassifier's parameters (random_state is the seed).
 RECIPE = {
-    "hidden_layer_sizes": (512,),
+    "hidden_layer_sizes": (384,),
     "batch_norm": True,
     "batch_size": 256,
     "solver": "adam",
-    "learning_rate_init": 0.003,
+    "learning_rate_init": 0.005,
     "learning_rate": "cosine",
-    "max_iter": 4,
+    "max_iter": 3,
     "alpha": 0.0,
     "tol": 0.0,
     "dtype": "float32",
