@@ -28,7 +28,6 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, compute_sample_weight
 from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.optimize import _check_optimize_result
@@ -45,7 +44,7 @@ from . import _training
 from ._threads import blas_limit, effective_n_threads
 from ._training import (
     _batch_size, _diverged, _engine_input, _predicts_finite, _schedule_name,
-    _update_no_improvement_count, _validation_score, _weights, thread_plan,
+    _weights, thread_plan,
 )
 
 # Rows per chunk of the L-BFGS passes, as fit_lbfgs on one machine.
@@ -427,7 +426,7 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
     est.n_iter_ = 0
     done = True
     try:
-        for epoch in range(est.max_iter):
+        for _ in range(est.max_iter):
             start = _EpochStart(est, opt_state, opt_t)
             done = False    # from here a Ctrl-C goes back to `start`
             tasks.begin()
@@ -435,7 +434,7 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
             loss_sum, failed, lr0 = 0.0, False, None
             for rnd in range(n_rounds):
                 first = rnd * sync_steps
-                per_shard, active = [], []
+                per_shard = []
                 for i, nb in enumerate(batches):
                     count = max(0, min(sync_steps, nb - first))
                     rates = schedule.rates(opt_t, count)
@@ -474,42 +473,17 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
                     + "Lower learning_rate_init, or scale the inputs.",
                     est.n_iter_ > 0)
             est._opt_state, est._opt_t = opt_state, opt_t
-            est.learning_rate_curve_.append(lr0)
-            est._epochs += 1
-            est.n_iter_ += 1
-            est.loss_ = loss_sum / n_total
-            est.t_ += n_total
-            est.loss_curve_.append(est.loss_)
-            scores = None if validation is None else _validation_score(
-                est, validation, plan)
-            if est.verbose:
-                print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
-                      + ("" if scores is None
-                         else "validation loss = %.8f, " % scores[1])
-                      + "time = %.3fs" % elapsed)
-            _update_no_improvement_count(est, scores)
-            schedule.end_epoch(est.t_)
-            est._schedule_state = schedule.get_state()
-            plateau = est._no_improvement_count > est.n_iter_no_change
-            if plateau:
-                stop, note = schedule.on_plateau()
-                est._schedule_state = schedule.get_state()
-                if not stop:
-                    est._no_improvement_count = 0
+            _training.record_epoch(est, loss_sum / n_total, n_total, lr0, schedule,
+                                   validation, plan, elapsed)
+            plateau, stop, note = _training.check_plateau(est, schedule)
             done = True
             if tasks.end():
                 break
-            if plateau and stop:
-                if est.verbose:
-                    print("Training loss did not improve more than tol=%f for %d "
-                          "consecutive epochs." % (est.tol, est.n_iter_no_change)
-                          + note)
-                break
-            if est.n_iter_ == est.max_iter:
-                warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                    "optimization hasn't converged yet." % est.max_iter,
-                    ConvergenceWarning)
+            if plateau:
+                _training.report_plateau(est, validation, note)
+                if stop:
+                    break
+            _training.warn_max_iter(est)
     except KeyboardInterrupt:
         if not done:
             start.restore(est)
@@ -534,18 +508,13 @@ class _EpochStart:
         self.theta = est._model.theta.copy()
         self.running = est._model.running.copy()
         self.opt = (opt_state.copy(), opt_t)
-        d = est.__dict__
-        self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
-                      for k in _training._EpochStart.ATTRS if k in d}
+        self.books = _training.save_books(est)
 
     def restore(self, est):
         """Put the estimator back; returns the optimiser state and steps."""
         est._model.theta[...] = self.theta
         est._model.running[...] = self.running
-        for k in _training._EpochStart.ATTRS:
-            est.__dict__.pop(k, None)
-        est.__dict__.update({k: list(v) if isinstance(v, list) else v
-                             for k, v in self.attrs.items()})
+        _training.restore_books(est, self.books)
         est._opt_state = self.opt[0]
         return self.opt
 

@@ -309,9 +309,7 @@ class _EpochStart:
         self.t = self.optimizer.t
         self.swats = self.optimizer.swats
         self.rng = est._random_state.get_state()
-        d = est.__dict__
-        self.attrs = {k: list(d[k]) if isinstance(d[k], list) else d[k]
-                      for k in self.ATTRS if k in d}
+        self.attrs = save_books(est)
 
     def restore(self, est):
         for live, copy in self.arrays:
@@ -319,10 +317,81 @@ class _EpochStart:
         self.optimizer.t = self.t
         self.optimizer.swats = self.swats
         est._random_state.set_state(self.rng)
-        for k in self.ATTRS:
-            est.__dict__.pop(k, None)
-        est.__dict__.update({k: list(v) if isinstance(v, list) else v
-                             for k, v in self.attrs.items()})
+        restore_books(est, self.attrs)
+
+
+def save_books(est):
+    """A copy of the estimator's bookkeeping attributes that an epoch
+    changes (_EpochStart.ATTRS; lists copied)."""
+    d = est.__dict__
+    return {k: list(d[k]) if isinstance(d[k], list) else d[k]
+            for k in _EpochStart.ATTRS if k in d}
+
+
+def restore_books(est, books):
+    """Put back the attributes saved by save_books (and drop those that
+    did not exist then)."""
+    for k in _EpochStart.ATTRS:
+        est.__dict__.pop(k, None)
+    est.__dict__.update({k: list(v) if isinstance(v, list) else v
+                         for k, v in books.items()})
+
+
+def record_epoch(est, loss, n_samples, lr, schedule, validation, plan, elapsed):
+    """The books of a completed epoch, as scikit-learn keeps them: its
+    first learning rate, loss and samples, the validation score, the
+    verbose line, the count of epochs without improvement, and the
+    schedule's advance."""
+    est.learning_rate_curve_.append(lr)
+    est._epochs += 1
+    est.n_iter_ += 1
+    est.loss_ = loss
+    est.t_ += n_samples
+    est.loss_curve_.append(est.loss_)
+    scores = None if validation is None else _validation_score(est, validation, plan)
+    if est.verbose:
+        print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
+              + ("" if scores is None
+                 else "validation loss = %.8f, " % scores[1])
+              + "time = %.3fs" % elapsed)
+    _update_no_improvement_count(est, scores)
+    schedule.end_epoch(est.t_)
+    est._schedule_state = schedule.get_state()
+
+
+def check_plateau(est, schedule):
+    """(plateau, stop, note): whether the epochs without improvement passed
+    n_iter_no_change, and the schedule's answer to it (``'adaptive'`` lowers
+    its rate and training goes on)."""
+    plateau = est._no_improvement_count > est.n_iter_no_change
+    stop, note = False, ""
+    if plateau:
+        stop, note = schedule.on_plateau()
+        est._schedule_state = schedule.get_state()
+        if not stop:
+            est._no_improvement_count = 0
+    return plateau, stop, note
+
+
+def report_plateau(est, validation, note):
+    """scikit-learn's verbose line at a plateau."""
+    if est.verbose:
+        print(("Validation score did not improve more than tol=%f for %d "
+               "consecutive epochs." if validation is not None else
+               "Training loss did not improve more than tol=%f for %d "
+               "consecutive epochs.") % (est.tol, est.n_iter_no_change)
+              + note)
+
+
+def warn_max_iter(est):
+    """scikit-learn's ConvergenceWarning when the last epoch ran."""
+    if est.n_iter_ == est.max_iter:
+        warnings.warn(
+            "Stochastic Optimizer: Maximum iterations (%d) "
+            "reached and the optimization hasn't converged yet."
+            % est.max_iter,
+            ConvergenceWarning,
+        )
 
 
 def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None):
@@ -481,27 +550,13 @@ def _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, prob
                     + "Lower learning_rate_init, or scale the inputs.",
                     keeps,
                 )
-            est.learning_rate_curve_.append(float(rates[0]))
             est._opt_t = optimizer.t
             est._opt_swats = optimizer.swats
             if est.solver == "swats":
                 switch = optimizer.swats[1]
                 est.swats_switch_step_ = int(switch) if switch > 0 else None
-            est._epochs += 1
-            est.n_iter_ += 1
-            est.loss_ = total / n_samples
-            est.t_ += n_samples
-            est.loss_curve_.append(est.loss_)
-            scores = None if validation is None else _validation_score(
-                est, validation, plan)
-            if est.verbose:
-                print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
-                      + ("" if scores is None
-                         else "validation loss = %.8f, " % scores[1])
-                      + "time = %.3fs" % elapsed)
-            _update_no_improvement_count(est, scores)
-            schedule.end_epoch(est.t_)
-            est._schedule_state = schedule.get_state()
+            record_epoch(est, total / n_samples, n_samples, float(rates[0]), schedule,
+                         validation, plan, elapsed)
             if est.snapshot_ensemble is not None and schedule.period_ended():
                 est._snapshot_run.append(
                     _Model(net, theta.copy(), model.running.copy()))
@@ -510,34 +565,18 @@ def _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, prob
                 del est.snapshot_epochs_[:-est.snapshot_ensemble]
             if stats_probe is not None:
                 est.layer_stats_.append(_layer_stats(engine, theta, *stats_probe))
-            plateau = est._no_improvement_count > est.n_iter_no_change
-            if plateau:
-                stop, note = schedule.on_plateau()
-                est._schedule_state = schedule.get_state()
-                if not stop:
-                    est._no_improvement_count = 0
+            plateau, stop, note = check_plateau(est, schedule)
             done = True
 
             if tasks.end():
                 break   # a callback asked to stop
             if plateau:
-                if est.verbose:
-                    print(("Validation score did not improve more than tol=%f for %d "
-                           "consecutive epochs." if validation is not None else
-                           "Training loss did not improve more than tol=%f for %d "
-                           "consecutive epochs.") % (est.tol, est.n_iter_no_change)
-                          + note)
+                report_plateau(est, validation, note)
                 if stop:
                     break
             if incremental:
                 break
-            if est.n_iter_ == est.max_iter:
-                warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) "
-                    "reached and the optimization hasn't converged yet."
-                    % est.max_iter,
-                    ConvergenceWarning,
-                )
+            warn_max_iter(est)
     except KeyboardInterrupt:
         if not done:
             if saved:
