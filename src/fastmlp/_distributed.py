@@ -40,11 +40,12 @@ from ._network import Network
 from ._optim import Optimizer
 from ._schedules import make_schedule
 from ._sparse_input import CSRInput
-from . import _training
+from . import _books
 from ._threads import blas_limit, effective_n_threads
+from ._books import _weights
 from ._training import (
     _batch_size, _diverged, _engine_input, _predicts_finite, _schedule_name,
-    _weights, thread_plan,
+    thread_plan,
 )
 
 # Rows per chunk of the L-BFGS passes, as fit_lbfgs on one machine.
@@ -473,17 +474,17 @@ def fit_local_sgd(est, shards, key, X, y, sample_weight, sync_steps, seed,
                     + "Lower learning_rate_init, or scale the inputs.",
                     est.n_iter_ > 0)
             est._opt_state, est._opt_t = opt_state, opt_t
-            _training.record_epoch(est, loss_sum / n_total, n_total, lr0, schedule,
+            _books.record_epoch(est, loss_sum / n_total, n_total, lr0, schedule,
                                    validation, plan, elapsed)
-            plateau, stop, note = _training.check_plateau(est, schedule)
+            plateau, stop, note = _books.check_plateau(est, schedule)
             done = True
             if tasks.end():
                 break
             if plateau:
-                _training.report_plateau(est, validation, note)
+                _books.report_plateau(est, validation, note)
                 if stop:
                     break
-            _training.warn_max_iter(est)
+            _books.warn_max_iter(est)
     except KeyboardInterrupt:
         if not done:
             start.restore(est)
@@ -508,13 +509,13 @@ class _EpochStart:
         self.theta = est._model.theta.copy()
         self.running = est._model.running.copy()
         self.opt = (opt_state.copy(), opt_t)
-        self.books = _training.save_books(est)
+        self.books = _books.save_books(est)
 
     def restore(self, est):
         """Put the estimator back; returns the optimiser state and steps."""
         est._model.theta[...] = self.theta
         est._model.running[...] = self.running
-        _training.restore_books(est, self.books)
+        _books.restore_books(est, self.books)
         est._opt_state = self.opt[0]
         return self.opt
 

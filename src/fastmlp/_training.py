@@ -18,7 +18,6 @@ What a call leaves behind is always a whole state:
   estimator as it was.
 """
 
-import inspect
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,14 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from sklearn.base import is_classifier
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
-from sklearn.model_selection import train_test_split
 from sklearn.utils import shuffle
 from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.optimize import _check_optimize_result
 
+from ._books import (
+    _EpochStart, _early_stopping_split, _stop_at_best_validation, _validation_scorer,
+    _weights, check_plateau, record_epoch, report_plateau, warn_max_iter,
+)
 from ._callbacks import FitTasks, lbfgs_callback
 from ._components import SOLVERS
 from ._config import get_config
@@ -43,7 +42,7 @@ from ._network import sparse_split
 from ._optim import Optimizer
 from ._schedules import make_schedule
 from ._sparse_input import CSRInput
-from ._threads import blas_limit, gemm_blocks
+from ._threads import gemm_blocks
 from .exceptions import DivergenceError
 
 # Rows of the training data whose predictions are checked after each epoch:
@@ -91,13 +90,6 @@ def _batch_size(est, n_samples):
     return int(np.clip(est.batch_size, 1, n_samples))
 
 
-def _weights(sample_weight, dtype):
-    """Sample weights as the engine takes them (empty: all ones)."""
-    if sample_weight is None:
-        return np.empty(0, dtype=dtype)
-    return np.ascontiguousarray(sample_weight, dtype=dtype)
-
-
 def _schedule_name(est):
     """scikit-learn runs 'adam' at a constant rate whatever learning_rate
     says among its own schedules (kept, so that drop-in results stay the
@@ -105,89 +97,6 @@ def _schedule_name(est):
     if est.solver == "adam" and est.learning_rate in ("invscaling", "adaptive"):
         return "constant"
     return est.learning_rate
-
-
-def _early_stopping_split(est, X, Y, sample_weight):
-    """Hold out validation_fraction of the data, as scikit-learn: only
-    single-output targets are stratified, on the user's labels (so that an
-    error names them).  Returns the training part and the validation set
-    (X_val, y_val, Y_val, sample_weight_val)."""
-    stratify = (est._decode(Y) if is_classifier(est) and est.n_outputs_ == 1
-                else None)
-    if stratify is not None:
-        # checked here, not left to train_test_split, whose message names
-        # the classes only from scikit-learn 1.8 on
-        classes, counts = np.unique(stratify, return_counts=True)
-        if counts.min() < 2:
-            raise ValueError(
-                "early_stopping=True holds out a validation set stratified by "
-                "class, which needs at least 2 samples of each class. Classes "
-                f"with too few members are: {classes[counts < 2].tolist()}"
-            )
-    arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-    parts = train_test_split(
-        *arrays,
-        random_state=est._random_state,
-        test_size=est.validation_fraction,
-        stratify=stratify,
-    )
-    X, X_val, Y, Y_val = parts[:4]
-    sw = sw_val = None
-    if sample_weight is not None:
-        sw, sw_val = parts[4:]
-        sw = np.ascontiguousarray(sw)
-    if X_val.shape[0] < 2:
-        raise ValueError(
-            "The validation set is too small. Increase "
-            "'validation_fraction' or the size of your dataset."
-        )
-    if not sp.issparse(X):
-        X = np.ascontiguousarray(X)
-    return (X, np.ascontiguousarray(Y), sw,
-            (X_val, est._decode(Y_val), np.ascontiguousarray(Y_val), sw_val))
-
-
-def _validation_score(est, validation, plan):
-    """(score, loss) of the model on the validation set: the score as
-    ``scoring`` says (None: accuracy or R^2, scikit-learn's; "loss": minus
-    the validation loss; a scorer's name or a callable), the data loss as
-    training's loss without the penalty."""
-    X_val, y_val, Y_val, sw_val = validation
-    model = est._model
-    sw = _weights(sw_val, model.network.dtype)
-    X_engine = CSRInput(X_val, model.network.dtype) if sp.issparse(X_val) else X_val
-    loss = blas_limit.run(1, model.predictor.loss, X_engine, Y_val, sw,
-                          plan.engine_threads, plan.gemm_blocks)
-    if est.scoring is None:
-        score = est._score(X_val, y_val, sample_weight=sw_val)
-    elif est.scoring == "loss":
-        score = -loss
-    else:
-        score = _validation_scorer(est, sw_val is not None)(
-            est, X_val, y_val, **({} if sw_val is None else {"sample_weight": sw_val}))
-    return float(score), float(loss)
-
-
-def _validation_scorer(est, weighted):
-    """The scorer of ``scoring`` (a name or a callable).  A validation set
-    with weights (sample_weight_val, or class_weight) is scored with them,
-    so a callable that takes no ``sample_weight`` is refused before training
-    rather than failing after the first epoch."""
-    scorer = check_scoring(est, est.scoring)
-    if weighted:
-        try:
-            params = inspect.signature(scorer).parameters.values()
-        except (TypeError, ValueError):  # no signature to read: let it try
-            return scorer
-        if not any(p.name == "sample_weight" or p.kind == p.VAR_KEYWORD
-                   for p in params):
-            raise ValueError(
-                f"scoring={est.scoring!r} takes no sample_weight, but the "
-                "validation set is weighted (by sample_weight, "
-                "sample_weight_val or class_weight). Give the callable a "
-                "sample_weight=None parameter, or make it with "
-                "sklearn.metrics.make_scorer.")
-    return scorer
 
 
 def _probe_rows(X):
@@ -283,115 +192,6 @@ def _diverged(message, keeps_state):
     exc = DivergenceError(message)
     exc._keeps_state = keeps_state
     return exc
-
-
-class _EpochStart:
-    """What an epoch changes, copied at its start, to go back to: the
-    parameters, running statistics and optimiser state (in place), the
-    random state (the epoch's shuffle) and the estimator's bookkeeping
-    attributes."""
-
-    ATTRS = ("learning_rate_curve_", "_opt_t", "_opt_swats", "swats_switch_step_",
-             "_epochs", "n_iter_", "loss_", "t_",
-             "loss_curve_", "validation_scores_", "validation_loss_curve_",
-             "best_validation_score_", "_best_theta", "_best_running",
-             "_no_improvement_count", "best_loss_", "_schedule_state", "layer_stats_",
-             "_snapshot_run", "snapshot_epochs_")
-
-    def __init__(self, model, optimizer):
-        self.arrays = [(a, np.empty_like(a))
-                       for a in (model.theta, model.running, optimizer.state)]
-        self.optimizer = optimizer
-
-    def save(self, est):
-        for live, copy in self.arrays:
-            np.copyto(copy, live)
-        self.t = self.optimizer.t
-        self.swats = self.optimizer.swats
-        self.rng = est._random_state.get_state()
-        self.attrs = save_books(est)
-
-    def restore(self, est):
-        for live, copy in self.arrays:
-            np.copyto(live, copy)
-        self.optimizer.t = self.t
-        self.optimizer.swats = self.swats
-        est._random_state.set_state(self.rng)
-        restore_books(est, self.attrs)
-
-
-def save_books(est):
-    """A copy of the estimator's bookkeeping attributes that an epoch
-    changes (_EpochStart.ATTRS; lists copied)."""
-    d = est.__dict__
-    return {k: list(d[k]) if isinstance(d[k], list) else d[k]
-            for k in _EpochStart.ATTRS if k in d}
-
-
-def restore_books(est, books):
-    """Put back the attributes saved by save_books (and drop those that
-    did not exist then)."""
-    for k in _EpochStart.ATTRS:
-        est.__dict__.pop(k, None)
-    est.__dict__.update({k: list(v) if isinstance(v, list) else v
-                         for k, v in books.items()})
-
-
-def record_epoch(est, loss, n_samples, lr, schedule, validation, plan, elapsed):
-    """The books of a completed epoch, as scikit-learn keeps them: its
-    first learning rate, loss and samples, the validation score, the
-    verbose line, the count of epochs without improvement, and the
-    schedule's advance."""
-    est.learning_rate_curve_.append(lr)
-    est._epochs += 1
-    est.n_iter_ += 1
-    est.loss_ = loss
-    est.t_ += n_samples
-    est.loss_curve_.append(est.loss_)
-    scores = None if validation is None else _validation_score(est, validation, plan)
-    if est.verbose:
-        print("Iteration %d, loss = %.8f, " % (est.n_iter_, est.loss_)
-              + ("" if scores is None
-                 else "validation loss = %.8f, " % scores[1])
-              + "time = %.3fs" % elapsed)
-    _update_no_improvement_count(est, scores)
-    schedule.end_epoch(est.t_)
-    est._schedule_state = schedule.get_state()
-
-
-def check_plateau(est, schedule):
-    """(plateau, stop, note): whether the epochs without improvement passed
-    n_iter_no_change, and the schedule's answer to it (``'adaptive'`` lowers
-    its rate and training goes on)."""
-    plateau = est._no_improvement_count > est.n_iter_no_change
-    stop, note = False, ""
-    if plateau:
-        stop, note = schedule.on_plateau()
-        est._schedule_state = schedule.get_state()
-        if not stop:
-            est._no_improvement_count = 0
-    return plateau, stop, note
-
-
-def report_plateau(est, validation, note):
-    """scikit-learn's verbose line at a plateau."""
-    if est.verbose:
-        print(("Validation score did not improve more than tol=%f for %d "
-               "consecutive epochs." if validation is not None else
-               "Training loss did not improve more than tol=%f for %d "
-               "consecutive epochs.") % (est.tol, est.n_iter_no_change)
-              + note)
-
-
-def warn_max_iter(est):
-    """scikit-learn's ConvergenceWarning when the last epoch ran."""
-    if est.n_iter_ == est.max_iter:
-        warnings.warn(
-            "Stochastic Optimizer: Maximum iterations (%d) "
-            "reached and the optimization hasn't converged yet."
-            % est.max_iter,
-            ConvergenceWarning,
-        )
 
 
 def fit_stochastic(est, X, Y, sample_weight, incremental, plan, validation=None):
@@ -594,48 +394,6 @@ def _epochs(est, X, Y, Y_fit, sw, model, optimizer, schedule, engine, plan, prob
         theta[...] = est._best_theta
         model.running[...] = est._best_running
     tasks.finish()
-
-
-def _stop_at_best_validation(est, validation):
-    """With early stopping and a best validation model, a divergence ends
-    training there, with a warning (scikit-learn's behaviour since its
-    issue #29504); True if so."""
-    if validation is None or getattr(est, "_best_theta", None) is None:
-        return False
-    warnings.warn(
-        f"The loss became non-finite in epoch {est.n_iter_ + 1}; training "
-        "stopped and the model is the best on the validation set (epoch "
-        f"{int(np.argmax(est.validation_scores_)) + 1}).", UserWarning,
-    )
-    return True
-
-
-def _update_no_improvement_count(est, scores):
-    """scikit-learn's rule: count the epochs without an improvement by tol of
-    the training loss, or with early stopping of the validation score
-    (`scores`: the epoch's validation (score, loss)), keeping the best
-    validation weights."""
-    if scores is not None:
-        val_score, val_loss = scores
-        est.validation_scores_.append(val_score)
-        est.validation_loss_curve_.append(val_loss)
-        if est.verbose:
-            print("Validation score: %f" % val_score)
-        if val_score < est.best_validation_score_ + est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-        if val_score > est.best_validation_score_:
-            est.best_validation_score_ = val_score
-            est._best_theta = est._model.theta.copy()
-            est._best_running = est._model.running.copy()
-    else:
-        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-        if est.loss_curve_[-1] < est.best_loss_:
-            est.best_loss_ = est.loss_curve_[-1]
 
 
 def fit_lbfgs(est, X, Y, sample_weight, plan):
