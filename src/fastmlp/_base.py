@@ -1,5 +1,6 @@
 """The machinery shared by MLPClassifier and MLPRegressor: parameter
-constraints, validation, the fitted state and its rollback, prediction.
+constraints, validation, the fitted state and its rollback, the fit's set-up
+(prediction: ``_prediction.PredictionMixin``).
 
 A fitted estimator holds one ``_model._Model``: the network, its parameter
 vector and BN's running statistics, replaced together in one assignment, so
@@ -24,19 +25,16 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _predictor
 from ._aligned import aligned_empty
 from ._callbacks import CallbackSupportMixin
-from ._components import ACTIVATIONS, SOLVERS, STOCHASTIC_SOLVERS, WEIGHT_INITS
-from ._config import get_config
+from ._components import ACTIVATIONS, SOLVERS, WEIGHT_INITS
 from ._model import _PARAM_ATTRS, _Model, _model_from_attributes
 from ._network import Network
-from ._sparse_input import CSRInput
+from ._prediction import _SPARSE_FORMATS, PredictionMixin
 from ._schedules import SCHEDULES, check_schedule_params
-from ._threads import blas_limit, effective_n_threads, gemm_blocks
+from ._threads import blas_limit, effective_n_threads
 from ._build_info import VERSION
-from .exceptions import DivergenceError, InconsistentVersionWarning
+from .exceptions import InconsistentVersionWarning
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
-#: scipy.sparse inputs are converted once to CSR (the engine reads rows).
-_SPARSE_FORMATS = "csr"
 _INT_MAX = 2**31 - 1
 
 
@@ -67,7 +65,7 @@ def _checked_weights(sample_weight, X, dtype):
 #: fit wrapper removes afterwards (sklearn.callback).
 _CALLBACK_CONTEXT = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
-class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseMLP(PredictionMixin, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared machinery of MLPClassifier and MLPRegressor.
 
     Do not use directly.
@@ -589,69 +587,6 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             return SOLVERS[self.solver].lr
         return float(self.learning_rate_init)
 
-    # Prediction ---------------------------------------------------------------
-
-    def _forward(self, X, check_input=True, logits=False):
-        """The network's outputs for X: the output activations, or with
-        `logits` the output layer's pre-activations.  A snapshot ensemble
-        averages its snapshots' output activations (probabilities, means);
-        its "logits" are then the output link of that average (log p for a
-        softmax, logit p for a sigmoid, log mu for Poisson)."""
-        snapshots = self.__dict__.get("_snapshots")
-        if not snapshots:
-            return self._forward_model(self._current_model(), X, check_input, logits)
-        if check_input:
-            X = self._check_predict_input(X, snapshots[0])
-        out = None
-        for model in snapshots:
-            y = self._forward_model(model, X, False, False)
-            out = y.astype(np.float64) if out is None else out + y
-        out /= len(snapshots)
-        out = out.astype(y.dtype)
-        if not logits:
-            return out
-        act = self.out_activation_
-        with np.errstate(divide="ignore"):
-            if act == "softmax":
-                return np.log(out)
-            if act == "logistic":
-                return np.log(out) - np.log1p(-out)
-            if act == "exp":
-                return np.log(out)
-        if act == "softplus":
-            return np.where(out > 20, out, np.log(np.expm1(np.maximum(out, 1e-30))))
-        return out
-
-    def _forward_model(self, model, X, check_input=True, logits=False):
-        """The outputs of one model for X (see _forward)."""
-        n_threads = effective_n_threads(self.n_threads)
-        n_out = model.network.sizes[-1]
-        if (
-            check_input
-            and self._plain_input(X, model)
-            and X.shape[0] <= _predictor.FEW_ROWS
-        ):
-            # Latency path for a few samples: no scikit-learn validation
-            # (its checks are done here or, for NaN/inf, in the engine), and
-            # no BLAS: the engine's vector-matrix products share columns
-            # between threads.
-            out = np.empty((X.shape[0], n_out), dtype=X.dtype)
-            if model.predictor.forward_few(X, out, n_threads, logits):
-                return out
-        if check_input:
-            X = self._check_predict_input(X, model)
-        elif sp.issparse(X):
-            X = CSRInput(X, model.network.dtype)
-        elif not isinstance(X, CSRInput):
-            X = np.ascontiguousarray(X, dtype=model.network.dtype)
-        out = np.empty((X.shape[0], n_out), dtype=model.network.dtype)
-        # GEMMs cut into blocks shared by the engine's threads, each on one
-        # BLAS thread, as in training: one pool at a time, and the same
-        # outputs for any number of threads.
-        blas_limit.run(1, model.predictor.forward, X, out, logits, n_threads,
-                       gemm_blocks())
-        return out
-
     def _check_finite(self, X):
         """scikit-learn's NaN/inf check of the training data, on the fit's
         threads (a single-threaded sum over MNIST takes 8 ms); scikit-learn
@@ -661,36 +596,6 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             data = data.reshape(1, -1)
         if not _predictor.all_finite(data, effective_n_threads(self.n_threads)):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
-
-    def _plain_input(self, X, model):
-        """Whether X is what prediction usually gets and needs no conversion:
-        a non-empty C-contiguous 2-d ndarray of the training dtype and width,
-        for a model fitted without feature names."""
-        return (
-            type(X) is np.ndarray
-            and X.ndim == 2
-            and X.dtype == model.network.dtype
-            and X.flags.c_contiguous
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and "feature_names_in_" not in self.__dict__
-        )
-
-    def _check_predict_input(self, X, model):
-        """scikit-learn's validation, with a fast path for plain input
-        (`_plain_input`), where only the finiteness check remains, a few
-        microseconds for a single sample."""
-        if self._plain_input(X, model):
-            if not np.isfinite(X.sum()) and not np.isfinite(X).all():
-                # let scikit-learn name the problem (NaN or infinity)
-                return validate_data(self, X, reset=False, order="C")
-            return X
-        X = validate_data(
-            self, X, reset=False, dtype=model.network.dtype.type, order="C",
-            accept_sparse=_SPARSE_FORMATS,
-        )
-        # a scipy.sparse X is read as it is, never densified
-        return CSRInput(X, model.network.dtype) if sp.issparse(X) else X
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
