@@ -468,6 +468,48 @@ def test_dtypes(digits):
         assert isinstance(reg.loss_, float) and isinstance(est.loss_curve_[0], float)
 
 
+@pytest.mark.parametrize("convert", [
+    lambda X: X,                                  # float64, C order
+    lambda X: np.asfortranarray(X),               # float64, F order
+    lambda X: np.asfortranarray(X, np.float32),   # the model's dtype, F order
+    lambda X: np.rint(X).astype(np.int64),        # integers
+], ids=["float64", "float64-F", "float32-F", "int64"])
+def test_prediction_of_many_rows_converts_block_by_block(digits, convert, monkeypatch):
+    """Many rows that need converting go through the model in blocks: the
+    outputs are those of the whole converted X, and the memory a prediction
+    takes is a block and the outputs, not a converted copy of X."""
+    import tracemalloc
+
+    from fastmlp import _prediction
+
+    X_train, X_test, y_train, _ = digits
+    clf = MLPClassifier((16,), max_iter=5, random_state=0).fit(X_train, y_train)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(
+        X_train, y_train / 9.0)
+    monkeypatch.setattr(_prediction, "STREAM_BYTES", 1 << 20)
+    reps = -(-24 * _prediction.STREAM_BYTES // X_test.astype(np.float32).nbytes)
+    X = convert(np.tile(X_test, (reps, 1)))
+    assert clf._streamed(X) and X.shape[0] > 3 * _prediction.STREAM_MIN_ROWS
+    whole = np.ascontiguousarray(X, dtype=np.float32)
+    np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(whole),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(clf.predict_log_proba(X), clf.predict_log_proba(whole),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X), clf.predict(whole))
+    np.testing.assert_allclose(reg.predict(X), reg.predict(whole), rtol=1e-6, atol=1e-6)
+    del whole
+    plain = np.ascontiguousarray(X, dtype=np.float32)   # read where it is
+    for Xp in (X, plain):
+        tracemalloc.start()
+        try:
+            out = clf.predict_proba(Xp)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # a float32 copy of X, or activations of every row, would be 24 blocks
+        assert peak < out.nbytes + 4 * _prediction.STREAM_BYTES, peak
+
+
 def test_concurrent_predict(digits):
     X_train, X_test, y_train, _ = digits
     clf = MLPClassifier((64,), max_iter=5, random_state=0).fit(X_train, y_train)

@@ -10,7 +10,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 import fastmlp
-from fastmlp import DivergenceError, MLPClassifier, MLPRegressor
+from fastmlp import DivergenceError, MLPClassifier, MLPRegressor, _prediction
 from fastmlp._components import ACTIVATIONS, SOLVERS
 
 
@@ -108,6 +108,25 @@ def test_bad_X_at_predict(data, make_bad, match):
     reg = fitted(MLPRegressor, X, X[:, 0])
     with pytest.raises(ValueError, match=match.replace("MLPClassifier", "MLPRegressor")):
         reg.predict(make_bad(X))
+
+
+@pytest.mark.parametrize("make_bad, match", BAD_X[:4], ids=BAD_X_IDS[:4])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_bad_X_at_predict_of_many_rows(data, make_bad, match, order):
+    """Many float64 rows are converted block by block; a bad value in the
+    last block is named as for a small X, and nothing is kept."""
+    X, y = data
+    est = fitted_classifier(X, y)
+    before = snapshot(est)
+    big = np.tile(X, (-(-3 * _prediction.STREAM_MIN_ROWS // len(X)), 1))
+    bad = make_bad(X)
+    big[-1] = bad[np.flatnonzero((bad != X).any(axis=1))[0]]
+    big = np.asarray(big, order=order)
+    assert est._streamed(big)
+    for method in (est.predict, est.predict_proba):
+        with pytest.raises(ValueError, match=match):
+            method(big)
+    assert_unchanged(est, before)
 
 
 def test_wrong_feature_count_at_partial_fit_and_warm_start(data):
