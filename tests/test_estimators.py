@@ -510,6 +510,27 @@ def test_prediction_of_many_rows_converts_block_by_block(digits, convert, monkey
         assert peak < out.nbytes + 4 * _prediction.STREAM_BYTES, peak
 
 
+def test_streamed_prediction_of_ensembles_and_multitask_models(digits, monkeypatch):
+    """Block-by-block conversion feeds snapshot ensembles (each block averaged
+    over the snapshots) and multitask models (one array per task) as a whole
+    converted X does."""
+    from fastmlp import _prediction
+
+    monkeypatch.setattr(_prediction, "STREAM_BYTES", 1 << 18)
+    X_train, X_test, y_train, _ = digits
+    ens = MLPClassifier((16,), max_iter=6, snapshot_ensemble=2, learning_rate="cosine_restarts",
+                        lr_schedule_params=dict(T_0=3), random_state=0).fit(X_train, y_train)
+    Y = np.c_[y_train, y_train % 2]
+    multi = MLPClassifier((16,), max_iter=5, random_state=0).fit(X_train, Y)
+    X = np.tile(X_test, (-(-5 * _prediction.STREAM_MIN_ROWS // len(X_test)), 1))
+    whole = X.astype(np.float32)
+    assert ens._streamed(X) and multi._streamed(X)
+    np.testing.assert_allclose(ens.predict_proba(X), ens.predict_proba(whole), rtol=1e-6)
+    for got, want in zip(multi.predict_proba(X), multi.predict_proba(whole)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(multi.predict(X), multi.predict(whole))
+
+
 def test_concurrent_predict(digits):
     X_train, X_test, y_train, _ = digits
     clf = MLPClassifier((64,), max_iter=5, random_state=0).fit(X_train, y_train)
