@@ -272,8 +272,73 @@ def test_local_sgd_early_stopping_on_a_validation_set(client):
     est.fit(Xd, yd, X_val=X[1500:], y_val=y[1500:])
     assert len(est.validation_scores_) == est.n_iter_
     assert est.best_validation_score_ == max(est.validation_scores_)
-    with pytest.raises(ValueError, match="pass X_val and y_val"):
-        clone(est).fit(Xd, yd)
+
+
+def _held_out(y, chunks, fraction, seed, stratify):
+    """The rows each part of `chunks` holds out (holdout_rows), as indices
+    of the whole data: (training rows per part, validation rows)."""
+    from fastmlp._distributed import holdout_rows
+
+    train, val, start = [], [], 0
+    for i, n in enumerate(chunks):
+        tr, va = holdout_rows(y[start:start + n], fraction, seed, i, stratify)
+        train.append(start + tr)
+        val.append(start + va)
+        start += n
+    return train, np.concatenate(val)
+
+
+@pytest.mark.parametrize("persist", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_local_sgd_early_stopping_holds_out_part_of_each_part(client, persist, weighted):
+    """Without X_val, each part holds out validation_fraction of its rows on
+    its worker; the fit is the one given those rows as X_val and trained on
+    the rest, part by part, bit for bit (same shuffles, same averaging)."""
+    X, y = _digits()
+    X, y = X[:1500], y[:1500]
+    sw = np.random.default_rng(0).uniform(0.5, 2, len(y)) if weighted else None
+    params = dict(hidden_layer_sizes=(32,), early_stopping=True, max_iter=8,
+                  n_iter_no_change=3, random_state=0, validation_fraction=0.2,
+                  persist=persist, n_shards=3)   # one part per block
+    auto = DaskMLPClassifier(**params).fit(
+        da.from_array(X, chunks=(500, -1)), da.from_array(y, chunks=500),
+        None if sw is None else da.from_array(sw, chunks=500))
+    assert len(auto.validation_scores_) == auto.n_iter_ >= 2
+    # 10 classes: one output per class, so the split is unstratified, as on
+    # one machine; the seed is the fit's (kept as _fit_seed)
+    train, val = _held_out(y, [500, 500, 500], 0.2, auto._fit_seed, False)
+    assert len(val) == 300 and len(np.intersect1d(np.concatenate(train), val)) == 0
+    Xt = np.concatenate([X[t] for t in train])
+    yt = np.concatenate([y[t] for t in train])
+    chunks = tuple(len(t) for t in train)
+    swt = None if sw is None else da.from_array(np.concatenate([sw[t] for t in train]),
+                                                chunks=chunks)
+    explicit = DaskMLPClassifier(**params).fit(
+        da.from_array(Xt, chunks=(chunks, -1)), da.from_array(yt, chunks=chunks), swt,
+        X_val=X[val], y_val=y[val], sample_weight_val=None if sw is None else sw[val])
+    assert explicit.validation_scores_ == auto.validation_scores_
+    for a, b in zip(auto.coefs_ + auto.intercepts_, explicit.coefs_ + explicit.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_holdout_rows():
+    """Each part's split: disjoint, complete, validation_fraction of the rows
+    (rounded up, as train_test_split), stratified for binary targets unless
+    a class has a single row in the part, the same for the same key."""
+    from fastmlp._distributed import holdout_rows
+
+    y = np.r_[np.zeros(80, int), np.ones(20, int)]
+    train, val = holdout_rows(y, 0.25, 7, 0, True)
+    assert len(val) == 25 and np.all(np.diff(val) > 0) and np.all(np.diff(train) > 0)
+    np.testing.assert_array_equal(np.sort(np.r_[train, val]), np.arange(100))
+    assert y[val].sum() == 5        # stratified: 25 % of each class
+    again = holdout_rows(y, 0.25, 7, 0, True)
+    np.testing.assert_array_equal(again[1], val)
+    assert not np.array_equal(holdout_rows(y, 0.25, 7, 1, True)[1], val)
+    lonely = np.r_[np.zeros(99, int), 1]
+    assert len(holdout_rows(lonely, 0.25, 7, 0, True)[1]) == 25
+    with pytest.raises(ValueError, match="cannot hold out a validation set"):
+        holdout_rows(np.zeros(1), 0.1, 7, 0, False)
 
 
 # Part 3: the scikit-learn face -----------------------------------------------

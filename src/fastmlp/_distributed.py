@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, compute_sample_weight
 from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.optimize import _check_optimize_result
@@ -75,10 +76,14 @@ class Shard:
     X : ndarray or scipy.sparse CSR matrix of shape (n_rows, n_features)
     Y : ndarray of shape (n_rows, n_outputs), the target matrix
     sample_weight : ndarray of shape (n_rows,) or None
+    held_out : (X, y, sample_weight) or None
+        Early stopping's validation rows, held out of this part as the user
+        gave them (``make_shard``).
     """
 
     def __init__(self, X, Y, sample_weight):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.held_out = None
         self._engines = {}
 
     @property
@@ -109,10 +114,38 @@ class Shard:
         return self._engines[key]
 
 
-def make_shard(template, blocks):
+def holdout_rows(y, fraction, seed, index, stratify):
+    """(training rows, validation rows) of one part, both in increasing
+    order: early stopping's held-out fraction, drawn as scikit-learn's
+    ``train_test_split`` draws it, with a random state keyed by the fit's
+    `seed` and the part's `index` (the same rows every time the part is
+    built).  Stratified by `y` when `stratify` (binary single-output
+    classifiers, as on one machine), unless a class of the part has fewer
+    than 2 rows, where the part's rows are drawn unstratified."""
+    n = y.shape[0]
+    if n < 2:
+        raise ValueError(
+            f"A part of {n} row(s) cannot hold out a validation set "
+            "(early_stopping=True with validation_fraction): use fewer, "
+            "larger parts (n_shards), or pass X_val and y_val to fit.")
+    state = np.random.RandomState(
+        np.random.default_rng([seed, 3, index]).integers(np.iinfo(np.int32).max))
+    if stratify and np.unique(y, return_counts=True)[1].min() < 2:
+        stratify = False
+    train, val = train_test_split(np.arange(n), test_size=fraction, random_state=state,
+                                  stratify=y if stratify else None)
+    return np.sort(train), np.sort(val)
+
+
+def make_shard(template, blocks, holdout=None):
     """A Shard from its row blocks: `blocks`, a list of (X, y, sample_weight)
     block triples (sample_weight None when not given), checked and converted
-    as ``template`` (an estimator set up for the fit) checks its data."""
+    as ``template`` (an estimator set up for the fit) checks its data.
+
+    `holdout`: None, or (fraction, seed, index, stratify) to hold out a
+    validation set from the part's rows (`holdout_rows`): they stay as given
+    in ``Shard.held_out``, (X, y, sample_weight), and the Shard trains on the
+    others."""
     dtype = template._model.network.dtype
     Xs, ys, sws = zip(*blocks)
     if any(sp.issparse(x) for x in Xs):
@@ -126,18 +159,34 @@ def make_shard(template, blocks):
         y = y.ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows in a block where y has {y.shape[0]}.")
-    # the targets training fits (label smoothing), as on one machine
-    Y = template._training_targets(template._encode_targets(y, dtype))
     sample_weight = None
     if sws[0] is not None:
         sample_weight = np.concatenate([np.asarray(w, dtype=np.float64) for w in sws])
+    held_out = None
+    if holdout is not None:
+        train, val = holdout_rows(y, *holdout)
+        held_out = (X[val], y[val], None if sample_weight is None else sample_weight[val])
+        X, y = X[train], y[train]
+        if sample_weight is not None:
+            sample_weight = sample_weight[train]
+    # the targets training fits (label smoothing), as on one machine
+    Y = template._training_targets(template._encode_targets(y, dtype))
     class_weight = getattr(template, "_class_weight_map", None)
     if class_weight is not None:
         cw = compute_sample_weight(class_weight, y)
         sample_weight = cw if sample_weight is None else cw * sample_weight
     if sample_weight is not None:
         sample_weight = _checked_weights(sample_weight, X, dtype)
-    return Shard(X, Y, sample_weight)
+    shard = Shard(X, Y, sample_weight)
+    shard.held_out = held_out
+    return shard
+
+
+def shard_held_out(shard, n_threads=None):
+    """The part's held-out validation rows, (X, y, sample_weight), which
+    the worker then lets go (the client scores them)."""
+    held_out, shard.held_out = shard.held_out, None
+    return held_out
 
 
 def shard_info(shard, n_threads=None):

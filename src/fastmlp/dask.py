@@ -41,7 +41,8 @@ from numbers import Integral
 
 from . import _multilayer_perceptron as _mlp
 from ._components import SOLVERS
-from ._distributed import ShardSet, fit_lbfgs, fit_local_sgd, make_shard
+from ._distributed import (
+    ShardSet, fit_lbfgs, fit_local_sgd, make_shard, shard_held_out)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -98,6 +99,15 @@ def _as_array(obj, name):
     return None
 
 
+def _stack(held_out):
+    """The parts' held-out rows, (X, y, sample_weight) triples, as one
+    validation set in part order."""
+    Xs, ys, ws = zip(*held_out)
+    X = (sp.vstack(Xs, format="csr") if sp.issparse(Xs[0])
+         else np.concatenate(Xs))
+    return X, np.concatenate(ys), None if ws[0] is None else np.concatenate(ws)
+
+
 class _DistributedMLP:
     """The distributed fit and the blockwise predictions."""
 
@@ -129,7 +139,10 @@ class _DistributedMLP:
         X_val : array-like of shape (n_val, n_features), default=None
             An in-memory validation set for early stopping
             (``early_stopping=True``, stochastic solvers), scored on the
-            client after each epoch.
+            client after each epoch. Without it, early stopping holds out
+            ``validation_fraction`` of each part's rows on its worker
+            (stratified for a binary target, as on one machine) and gathers
+            them to the client once.
 
         y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
             The validation targets, with ``X_val``.
@@ -143,11 +156,6 @@ class _DistributedMLP:
             The fitted estimator.
         """
         self._validate_params()
-        if self.early_stopping and X_val is None:
-            raise ValueError(
-                "early_stopping=True needs a validation set in distributed "
-                "training: pass X_val and y_val to fit (the validation_fraction "
-                "split of one machine is not made across workers).")
         validation = (X_val, y_val, sample_weight_val)
         if X_val is None and y_val is None and sample_weight_val is None:
             validation = None
@@ -193,13 +201,28 @@ class _DistributedMLP:
                           first_pass)
         if validation is not None:
             validation = self._validation_data(*validation, dtype=dtype)
-
-        parts = [dask.delayed(make_shard, pure=False)(self, blocks)
-                 for blocks in data.parts(n_shards)]
+        stochastic = SOLVERS[self.solver].stochastic
+        # the seed of the replicas' shuffles and of early stopping's split,
+        # drawn after the initial weights whether it is used or not
+        seed = (int(self._random_state.randint(np.iinfo(np.int32).max))
+                if stochastic else None)
+        self._fit_seed = seed
+        # early stopping without X_val: each part holds out its own
+        # validation_fraction of rows (stratified where one machine's split
+        # is), gathered below to be scored on the client
+        split = self.early_stopping and stochastic and validation is None
+        stratify = is_classifier(self) and self.n_outputs_ == 1
+        parts = [dask.delayed(make_shard, pure=False)(
+                     self, blocks,
+                     (self.validation_fraction, seed, i, stratify) if split else None)
+                 for i, blocks in enumerate(data.parts(n_shards))]
         placed = [workers[i % len(workers)] for i in range(len(parts))]
         shards = ShardSet(client, parts, placed, persist=self.persist)
         try:
-            self._run(shards, X, y, sample_weight, validation)
+            if split:
+                validation = self._validation_data(*_stack(shards.map(shard_held_out)),
+                                                   dtype=dtype)
+            self._run(shards, X, y, sample_weight, validation, seed)
         finally:
             shards.release()
 
@@ -226,10 +249,9 @@ class _DistributedMLP:
             return stub, None
         return stub, maps[0] if y.ndim == 1 else maps
 
-    def _run(self, shards, X, y, sample_weight, validation):
+    def _run(self, shards, X, y, sample_weight, validation, seed):
         key = id(shards)
         if SOLVERS[self.solver].stochastic:
-            seed = int(self._random_state.randint(np.iinfo(np.int32).max))
             fit_local_sgd(self, shards, key, X, y, sample_weight, self.averaging_steps,
                           seed, validation)
         else:
