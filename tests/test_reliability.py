@@ -966,8 +966,10 @@ rng = np.random.RandomState(0)
 X = rng.randn(200, 20).astype(np.float32)
 y = rng.randint(0, 3, 200)
 base = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+XS = np.tile(X, (25, 1)).astype(np.float64)   # converted block by block
 CALLS = {
     "predict_proba": lambda e: e.predict_proba(X[:50]),
+    "predict_proba streamed": lambda e: e.predict_proba(XS),
     "predict few rows": lambda e: e.predict(X[:2]),
     "failing refit": lambda e: e.fit(X, y),
     "refit": lambda e: e.fit(X, y),
@@ -1028,6 +1030,7 @@ print(json.dumps(dict(lines=total, tried=at, bad=bad)))
 @pytest.mark.parametrize("call", [
     "predict few rows",
     "predict_proba",
+    "predict_proba streamed",
     "failing refit",
     "refit",
 ])
