@@ -114,6 +114,14 @@ class Shard:
         return self._engines[key]
 
 
+def concat_rows(Xs):
+    """Row blocks (arrays, DataFrames or scipy.sparse) as one matrix: CSR
+    if any block is sparse, else an array (a single block as it is)."""
+    if any(sp.issparse(x) for x in Xs):
+        return sp.vstack([sp.csr_matrix(x) for x in Xs], format="csr")
+    return np.concatenate([np.asarray(x) for x in Xs]) if len(Xs) > 1 else np.asarray(Xs[0])
+
+
 def holdout_rows(y, fraction, seed, index, stratify):
     """(training rows, validation rows) of one part, both in increasing
     order: early stopping's held-out fraction, drawn as scikit-learn's
@@ -148,11 +156,7 @@ def make_shard(template, blocks, holdout=None):
     others."""
     dtype = template._model.network.dtype
     Xs, ys, sws = zip(*blocks)
-    if any(sp.issparse(x) for x in Xs):
-        X = sp.vstack([sp.csr_matrix(x) for x in Xs], format="csr")
-    else:
-        X = np.concatenate([np.asarray(x) for x in Xs]) if len(Xs) > 1 else np.asarray(Xs[0])
-    X = check_array(X, accept_sparse="csr", dtype=dtype, order="C",
+    X = check_array(concat_rows(Xs), accept_sparse="csr", dtype=dtype, order="C",
                     input_name="X", estimator=template)
     y = np.concatenate([np.asarray(v) for v in ys])
     if y.ndim == 2 and y.shape[1] == 1:
@@ -187,6 +191,14 @@ def shard_held_out(shard, n_threads=None):
     the worker then lets go (the client scores them)."""
     held_out, shard.held_out = shard.held_out, None
     return held_out
+
+
+def held_out_set(held_out):
+    """The parts' held-out rows, (X, y, sample_weight) triples in part
+    order, as one validation set (X, y, sample_weight)."""
+    Xs, ys, ws = zip(*held_out)
+    return (concat_rows(Xs), np.concatenate(ys),
+            None if ws[0] is None else np.concatenate(ws))
 
 
 def shard_info(shard, n_threads=None):

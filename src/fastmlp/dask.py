@@ -20,7 +20,6 @@ returns the fitted model as an ordinary fastmlp estimator.
 """
 
 import inspect
-import math
 
 try:
     import dask
@@ -33,7 +32,6 @@ except ImportError as exc:   # pragma: no cover - depends on the installation
     ) from exc
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import Interval
@@ -41,8 +39,9 @@ from numbers import Integral
 
 from . import _multilayer_perceptron as _mlp
 from ._components import SOLVERS
+from ._dask_data import Blocks, as_array
 from ._distributed import (
-    ShardSet, fit_lbfgs, fit_local_sgd, make_shard, shard_held_out)
+    ShardSet, fit_lbfgs, fit_local_sgd, held_out_set, make_shard, shard_held_out)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -78,34 +77,6 @@ def _client():
             "none was found. Create one first, e.g. "
             "client = distributed.Client(distributed.LocalCluster())."
         ) from exc
-
-
-def _is_dask(obj):
-    return dask.is_dask_collection(obj)
-
-
-def _as_array(obj, name):
-    """A dask array of `obj`: a dask array, Series or DataFrame (with known
-    partition lengths), or in-memory data (None stays None)."""
-    if obj is None:
-        return None
-    if isinstance(obj, da.Array):
-        return obj
-    if _is_dask(obj) and hasattr(obj, "to_dask_array"):
-        return obj.to_dask_array(lengths=True)
-    if _is_dask(obj):
-        raise TypeError(f"{name} must be a dask array, Series or DataFrame; got "
-                        f"{type(obj).__name__}.")
-    return None
-
-
-def _stack(held_out):
-    """The parts' held-out rows, (X, y, sample_weight) triples, as one
-    validation set in part order."""
-    Xs, ys, ws = zip(*held_out)
-    X = (sp.vstack(Xs, format="csr") if sp.issparse(Xs[0])
-         else np.concatenate(Xs))
-    return X, np.concatenate(ys), None if ws[0] is None else np.concatenate(ws)
 
 
 class _DistributedMLP:
@@ -181,7 +152,7 @@ class _DistributedMLP:
                 "'adam' or 'sgd', or fit on one machine).")
         workers = sorted(client.scheduler_info()["workers"])
         n_shards = self.n_shards or len(workers)
-        data = _Blocks(X, y, sample_weight, n_shards)
+        data = Blocks(X, y, sample_weight, n_shards)
 
         # The model's set-up, as fit on one machine makes it, from a few rows
         # that stand for the data: the labels (or indicator columns) of all
@@ -220,7 +191,7 @@ class _DistributedMLP:
         shards = ShardSet(client, parts, placed, persist=self.persist)
         try:
             if split:
-                validation = self._validation_data(*_stack(shards.map(shard_held_out)),
+                validation = self._validation_data(*held_out_set(shards.map(shard_held_out)),
                                                    dtype=dtype)
             self._run(shards, X, y, sample_weight, validation, seed)
         finally:
@@ -286,7 +257,7 @@ class _DistributedMLP:
         """`method` of the local model on each row block of a dask X, lazily;
         in-memory X is predicted at once."""
         local = self.to_local()
-        Xa = _as_array(X, "X")
+        Xa = as_array(X, "X")
         if Xa is None:
             return getattr(local, method)(X)
         Xa = Xa.rechunk({1: -1})
@@ -355,98 +326,6 @@ default=None
         pred, y, sample_weight = dask.compute(pred, y, sample_weight)
         metric = accuracy_score if is_classifier(self) else r2_score
         return float(metric(np.asarray(y), pred, sample_weight=sample_weight))
-
-
-class _Blocks:
-    """The row blocks of a fit's data, as (X, y, sample_weight) triples of
-    delayed objects, with the data's shape and column names.
-
-    Dask collections stay where they are (y and the weights are re-blocked
-    as X); in-memory data (ndarray, pandas, scipy.sparse) are cut into
-    `n_shards` blocks of rows, sent with the graph."""
-
-    def __init__(self, X, y, sample_weight, n_shards):
-        self.columns = list(X.columns) if hasattr(X, "columns") else None
-        Xa = _as_array(X, "X")
-        if Xa is None:
-            self._in_memory(X, y, sample_weight, n_shards)
-            return
-        if Xa.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional; got {Xa.ndim} dimensions.")
-        if any(math.isnan(c) for c in Xa.chunks[0]):
-            raise ValueError("X has row blocks of unknown length; call "
-                             "X.compute_chunk_sizes() first.")
-        Xa = Xa.rechunk({1: -1})
-        self.n_samples, self.n_features = Xa.shape
-        if self.n_samples < 1:
-            raise ValueError("X has no samples.")
-        if Xa.numblocks[0] < n_shards:   # at least a block per part
-            Xa = Xa.rechunk({0: -(-self.n_samples // n_shards)})
-        rows = Xa.chunks[0]
-        ya = _as_array(y, "y")
-        if ya is None:
-            ya = da.from_array(np.asarray(y), chunks=-1)
-        if ya.shape[0] != self.n_samples:
-            raise ValueError(f"X has {self.n_samples} samples but y has {ya.shape[0]}.")
-        ya = ya.rechunk((rows,) + ((-1,) if ya.ndim == 2 else ()))
-        wa = _as_array(sample_weight, "sample_weight")
-        if sample_weight is not None and wa is None:
-            wa = da.from_array(np.asarray(sample_weight, dtype=np.float64), chunks=-1)
-        if wa is not None:
-            if wa.shape != (self.n_samples,):
-                raise ValueError(f"sample_weight has shape {wa.shape}; expected "
-                                 f"({self.n_samples},).")
-            wa = wa.rechunk((rows,))
-        self.y = ya
-        self.rows = list(rows)
-        xb, yb = Xa.to_delayed().ravel(), ya.to_delayed().ravel()
-        wb = [None] * len(xb) if wa is None else list(wa.to_delayed().ravel())
-        self.blocks = list(zip(xb, yb, wb))
-
-    def _in_memory(self, X, y, sample_weight, n_shards):
-        if not sp.issparse(X) and not hasattr(X, "iloc"):
-            X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional; got {X.ndim} dimensions.")
-        y = np.asarray(y)
-        self.n_samples, self.n_features = X.shape
-        if self.n_samples < 1:
-            raise ValueError("X has no samples.")
-        if y.shape[0] != self.n_samples:
-            raise ValueError(f"X has {self.n_samples} samples but y has {y.shape[0]}.")
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (self.n_samples,):
-                raise ValueError(f"sample_weight has shape {sample_weight.shape}; "
-                                 f"expected ({self.n_samples},).")
-        if sp.issparse(X):
-            X = sp.csr_matrix(X)
-        size = -(-self.n_samples // n_shards)
-        starts = range(0, self.n_samples, size)
-        take = (lambda a, i: a.iloc[i:i + size]) if hasattr(X, "iloc") else (
-            lambda a, i: a[i:i + size])
-        pieces = [(take(X, i), y[i:i + size],
-                   None if sample_weight is None else sample_weight[i:i + size])
-                  for i in starts]
-        self.y = y
-        self.rows = [p[1].shape[0] for p in pieces]
-        # In the graph, not scattered: a part lost with its worker is rebuilt
-        # from the graph (scattered data would be lost with it).
-        self.blocks = [tuple(dask.delayed(a) if a is not None else None for a in p)
-                       for p in pieces]
-
-    def parts(self, n_shards):
-        """The blocks cut into at most `n_shards` runs of whole blocks of
-        about equal rows, in order."""
-        bounds = np.cumsum([0] + self.rows)
-        n = bounds[-1]
-        edges = [0]
-        for k in range(1, n_shards):
-            cut = int(np.searchsorted(bounds, k * n / n_shards, side="left"))
-            if edges[-1] < cut < len(self.blocks):
-                edges.append(cut)
-        edges.append(len(self.blocks))
-        return [self.blocks[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
 class _BlockPredict:
