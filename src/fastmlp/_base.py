@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _predictor
 from ._aligned import aligned_empty
@@ -28,7 +28,7 @@ from ._callbacks import CallbackSupportMixin
 from ._components import ACTIVATIONS, SOLVERS, WEIGHT_INITS
 from ._model import _PARAM_ATTRS, _Model, _model_from_attributes
 from ._network import Network
-from ._prediction import _SPARSE_FORMATS, PredictionMixin
+from ._prediction import PredictionMixin
 from ._schedules import SCHEDULES, check_schedule_params
 from ._threads import blas_limit, effective_n_threads
 from ._build_info import VERSION
@@ -415,7 +415,8 @@ class BaseMLP(PredictionMixin, CallbackSupportMixin, BaseEstimator, metaclass=AB
         return self
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, validation):
-        # imported here: _training imports this module
+        # imported here: _training and _books import this module
+        from ._books import validation_set
         from ._training import fit_lbfgs, fit_stochastic
 
         hidden, dtype, first_pass = self._check_fit_params(incremental)
@@ -431,7 +432,7 @@ class BaseMLP(PredictionMixin, CallbackSupportMixin, BaseEstimator, metaclass=AB
         if sample_weight is not None:
             sample_weight = _checked_weights(sample_weight, X, dtype)
         if validation is not None:
-            validation = self._validation_data(*validation, dtype=dtype)
+            validation = validation_set(self, *validation, dtype=dtype)
         plan = self._start_model(X.shape, Y, hidden, dtype, first_pass)
         if SOLVERS[self.solver].stochastic:
             blas_limit.run(plan.blas_threads, fit_stochastic, self, X, Y,
@@ -517,39 +518,6 @@ class BaseMLP(PredictionMixin, CallbackSupportMixin, BaseEstimator, metaclass=AB
             network.seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         self._install(_Model(network, theta, running))
         return thread_plan(effective_n_threads(self.n_threads))
-
-    def _validation_data(self, X_val, y_val, sample_weight_val, dtype):
-        """A user's validation set, checked as the training data, or None:
-        (X_val, y_val as given, its target matrix, its sample weights)."""
-        if X_val is None and y_val is None:
-            if sample_weight_val is not None:
-                raise ValueError("sample_weight_val is given without X_val and y_val.")
-            return None
-        if X_val is None or y_val is None:
-            raise ValueError("X_val and y_val must be given together.")
-        if not self.early_stopping:
-            raise ValueError(
-                "X_val and y_val are passed to fit while early_stopping is False; "
-                "they are the validation set of early stopping (set "
-                "early_stopping=True)."
-            )
-        if not SOLVERS[self.solver].stochastic:
-            raise ValueError("X_val and y_val need a stochastic solver; "
-                             f"solver={self.solver!r} has no epochs to monitor.")
-        X_val = validate_data(self, X_val, reset=False, dtype=dtype, order="C",
-                              accept_sparse=_SPARSE_FORMATS, ensure_all_finite=False)
-        self._check_finite(X_val)
-        y_val = np.asarray(y_val)
-        if y_val.ndim == 2 and y_val.shape[1] == 1:
-            y_val = y_val.ravel()
-        if y_val.shape[0] != X_val.shape[0]:
-            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
-                             f"{y_val.shape[0]}.")
-        Y_val = self._encode_validation(y_val, dtype)
-        sample_weight_val = self._validation_weights(y_val, sample_weight_val)
-        if sample_weight_val is not None:
-            sample_weight_val = _checked_weights(sample_weight_val, X_val, dtype)
-        return X_val, y_val, Y_val, sample_weight_val
 
     def _initialize(self, Y, layer_sizes, out_activation):
         self.n_iter_ = 0

@@ -15,7 +15,11 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import validate_data
 
+from ._base import _checked_weights
+from ._components import SOLVERS
+from ._prediction import _SPARSE_FORMATS
 from ._sparse_input import CSRInput
 from ._threads import blas_limit
 
@@ -65,6 +69,41 @@ def _early_stopping_split(est, X, Y, sample_weight):
         X = np.ascontiguousarray(X)
     return (X, np.ascontiguousarray(Y), sw,
             (X_val, est._decode(Y_val), np.ascontiguousarray(Y_val), sw_val))
+
+
+def validation_set(est, X_val, y_val, sample_weight_val, dtype):
+    """A user's validation set (given to fit, or held out by the parts of
+    a distributed fit), checked as `est` checks its training data, or None:
+    (X_val, y_val as given, its target matrix, its sample weights)."""
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given without X_val and y_val.")
+        return None
+    if X_val is None or y_val is None:
+        raise ValueError("X_val and y_val must be given together.")
+    if not est.early_stopping:
+        raise ValueError(
+            "X_val and y_val are passed to fit while early_stopping is False; "
+            "they are the validation set of early stopping (set "
+            "early_stopping=True)."
+        )
+    if not SOLVERS[est.solver].stochastic:
+        raise ValueError("X_val and y_val need a stochastic solver; "
+                         f"solver={est.solver!r} has no epochs to monitor.")
+    X_val = validate_data(est, X_val, reset=False, dtype=dtype, order="C",
+                          accept_sparse=_SPARSE_FORMATS, ensure_all_finite=False)
+    est._check_finite(X_val)
+    y_val = np.asarray(y_val)
+    if y_val.ndim == 2 and y_val.shape[1] == 1:
+        y_val = y_val.ravel()
+    if y_val.shape[0] != X_val.shape[0]:
+        raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
+                         f"{y_val.shape[0]}.")
+    Y_val = est._encode_validation(y_val, dtype)
+    sample_weight_val = est._validation_weights(y_val, sample_weight_val)
+    if sample_weight_val is not None:
+        sample_weight_val = _checked_weights(sample_weight_val, X_val, dtype)
+    return X_val, y_val, Y_val, sample_weight_val
 
 
 def _validation_score(est, validation, plan):

@@ -24,7 +24,8 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._base import _SPARSE_FORMATS, BaseMLP, check_fitted
+from ._base import BaseMLP, check_fitted
+from ._prediction import _SPARSE_FORMATS
 
 
 def _log_softmax(z):
@@ -1469,7 +1470,7 @@ feature_names_in_, n_iter_, n_layers_, n_outputs_
         return "logistic" if self.out_activation in ("sigmoid", "logistic") else "softplus"
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        out = self._out_activation()
+        self._out_activation()   # a bad out_activation is named before the data
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
             order="C", reset=reset, ensure_all_finite=False,

@@ -38,6 +38,7 @@ from sklearn.utils._param_validation import Interval
 from numbers import Integral
 
 from . import _multilayer_perceptron as _mlp
+from ._books import validation_set
 from ._components import SOLVERS
 from ._dask_data import Blocks, as_array
 from ._distributed import (
@@ -171,7 +172,7 @@ class _DistributedMLP:
         self._start_model((data.n_samples, data.n_features), Y_stub, hidden, dtype,
                           first_pass)
         if validation is not None:
-            validation = self._validation_data(*validation, dtype=dtype)
+            validation = validation_set(self, *validation, dtype=dtype)
         stochastic = SOLVERS[self.solver].stochastic
         # the seed of the replicas' shuffles and of early stopping's split,
         # drawn after the initial weights whether it is used or not
@@ -191,7 +192,7 @@ class _DistributedMLP:
         shards = ShardSet(client, parts, placed, persist=self.persist)
         try:
             if split:
-                validation = self._validation_data(*held_out_set(shards.map(shard_held_out)),
+                validation = validation_set(self, *held_out_set(shards.map(shard_held_out)),
                                                    dtype=dtype)
             self._run(shards, X, y, sample_weight, validation, seed)
         finally:
