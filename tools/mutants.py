@@ -119,8 +119,9 @@ MUTANTS = [
      "softplus-squared delta forgets the chain rule's sigmoid"),
     # --- kernels: optimisers ---------------------------------------------
     ("K16", "csrc/optim_impl.h",
-     "lr = (T)(s->lr * sqrt(s->c2) / s->c1)",
-     "lr = (T)(s->lr / s->c1)",
+     # Adam's own step (SWATS's Adam phase has the same line, before eps only)
+     "lr = (T)(s->lr * sqrt(s->c2) / s->c1),\n            e = (T)o->eps, lam",
+     "lr = (T)(s->lr / s->c1),\n            e = (T)o->eps, lam",
      "Adam forgets the sqrt(c2) bias correction"),
     ("K17", "csrc/optim_impl.h",
      "theta[i] += mu * v - eta * g;)",
@@ -139,8 +140,10 @@ MUTANTS = [
      "keep = (T)(1.0)",
      "AdamW decay ignored"),
     ("K21", "csrc/optim_impl.h",
-     "acc += (double)theta[i] * (double)theta[i];",
-     "acc += (double)theta[i];",
+     # the FM_STEP macro's line (its trailing blanks and backslash make it
+     # unique: SWATS's step has the same statement)
+     "acc += (double)theta[i] * (double)theta[i];                       \\",
+     "acc += (double)theta[i];                                          \\",
      "optimiser's sum of squares not squared"),
     ("K22", "csrc/optim_impl.h",
      "T dx = FM_SQRT(Edx[i] + e) / FM_SQRT(Egi + e) * g;",
