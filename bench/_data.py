@@ -17,12 +17,13 @@ data of the same shape (60000 x 784 float32, 10 classes) and say so: the
 timings stay meaningful, the accuracies do not.
 """
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from fastmlp._datasets import load_idx_folder
+from fastmlp._datasets import find_data_dir, load_idx_folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("mnist", "fashion-mnist")
@@ -31,23 +32,43 @@ N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 60000, 10000, 784, 10
 
 def default_data_dir():
     """``$FASTMLP_DATA_DIR`` if set, else ``<repo>/../shared/datasets`` if it
-    exists, else None."""
-    env = os.environ.get("FASTMLP_DATA_DIR")
-    if env:
-        return env
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    return str(shared) if shared.is_dir() else None
+    exists, else None (fastmlp's own ``find_data_dir``, which the tests use)."""
+    return find_data_dir(str(REPO_ROOT))
+
+
+def add_data_dir_argument(parser):
+    """The ``--data-dir`` option (alias ``--data``) of a benchmark's parser."""
+    parser.add_argument(
+        "--data-dir", "--data", dest="data_dir", default=default_data_dir(),
+        help="folder with mnist/ and fashion-mnist/ (default: $FASTMLP_DATA_DIR, "
+             "else ../shared/datasets beside the repository)")
+    return parser
 
 
 def add_data_arguments(parser, dataset="mnist"):
-    """``--data-dir`` and ``--dataset`` options for a benchmark's parser."""
-    parser.add_argument(
-        "--data-dir", default=default_data_dir(),
-        help="folder with mnist/ and fashion-mnist/ (default: $FASTMLP_DATA_DIR, "
-             "else ../shared/datasets beside the repository; synthetic data "
-             "of the same shape when absent)")
+    """``--data-dir`` and ``--dataset`` options for a benchmark's parser
+    (synthetic data of the same shape when the folder is absent)."""
+    add_data_dir_argument(parser)
     parser.add_argument("--dataset", choices=DATASETS, default=dataset)
     return parser
+
+
+def load_or_exit(dataset, data_dir):
+    """(X_train, y_train, X_test, y_test) of ``dataset`` in ``data_dir``, for
+    the paper reproductions, which need the real data: without it the
+    script exits, naming the folder it looked for."""
+    try:
+        return load(dataset, data_dir, allow_synthetic=False)[:4]
+    except FileNotFoundError as exc:
+        raise SystemExit(f"{exc}: pass --data-dir (the folder holding {dataset}/)")
+
+
+def write_result(name, data):
+    """``data`` as JSON in ``bench/results/<name>.json``."""
+    out = REPO_ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    with open(out / f"{name}.json", "w") as f:
+        json.dump(data, f, indent=1)
 
 
 def synthetic(seed=0):

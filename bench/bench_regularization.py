@@ -7,18 +7,15 @@ at most 15 % more than without.
 """
 
 import argparse
-import json
-import os
 import time
 import warnings
 
-import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load, write_result
+
 
 VARIANTS = {
     "plain": {},
@@ -31,18 +28,12 @@ VARIANTS = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    folder = os.path.join(args.data_dir, "mnist") if args.data_dir else None
-    if folder and os.path.isdir(folder):
-        X, y, _, _ = load_idx_folder(folder)
-    else:
-        print("MNIST not found: synthetic data of its shape")
-        rng = np.random.default_rng(0)
-        X = rng.random((60000, 784), dtype=np.float32)
-        y = rng.integers(0, 10, 60000)
+    # synthetic data of MNIST's shape when it is absent (timings only)
+    X, y = load("mnist", args.data_dir)[:2]
 
     def epoch(kw):
         clf = MLPClassifier((256, 128), batch_size=128, max_iter=1, random_state=0,
@@ -65,9 +56,7 @@ def main(argv=None):
     print("|---|---|---|")
     for name, t in best.items():
         print(f"| {name} | {t:.3f} | {100 * (t / best['plain'] - 1):+.1f} % |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "regularization.json"), "w") as f:
-        json.dump(dict(times=times, best=best), f, indent=1)
+    write_result("regularization", dict(times=times, best=best))
 
 
 if __name__ == "__main__":

@@ -15,29 +15,27 @@ Writes a table (Markdown, printed) and a PNG plot.
 """
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
+
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--png", default=os.path.join(HERE, "..", "docs", "batchnorm_mnist.png"))
     args = parser.parse_args(argv)
-    if not args.data_dir or not os.path.isdir(os.path.join(args.data_dir, "mnist")):
-        raise SystemExit("MNIST not found: pass --data-dir (the folder holding mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(os.path.join(args.data_dir, "mnist"))
+    X_train, y_train, X_test, y_test = load_or_exit("mnist", args.data_dir)
     # binary images, as in the paper
     X_train = (X_train > 0.5).astype(np.float32)
     X_test = (X_test > 0.5).astype(np.float32)
@@ -79,9 +77,7 @@ def main(argv=None):
     ahead = all(bn["accuracy"][i] > plain["accuracy"][i] for i in after)
     print(f"\nBN ahead at every checkpoint from 3000 steps on: {ahead}")
 
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "batchnorm.json"), "w") as f:
-        json.dump(dict(curves=curves, lr=args.lr, bn_ahead_after_3000=ahead), f, indent=1)
+    write_result("batchnorm", dict(curves=curves, lr=args.lr, bn_ahead_after_3000=ahead))
     try:
         import matplotlib
 

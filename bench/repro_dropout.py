@@ -10,29 +10,24 @@ dropout), Adam, minibatches of 128, float32.  The issue's bar: <= 1.5 %.
 """
 
 import argparse
-import json
-import os
 import time
 
 import numpy as np
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024])
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--input-noise", type=float, default=0.2)
     args = parser.parse_args(argv)
-    if not args.data_dir or not os.path.isdir(os.path.join(args.data_dir, "mnist")):
-        raise SystemExit("MNIST not found: pass --data-dir (the folder holding mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(os.path.join(args.data_dir, "mnist"))
+    X_train, y_train, X_test, y_test = load_or_exit("mnist", args.data_dir)
 
     rows = []
     for name, dropout, noise in (("no dropout", 0.0, 0.0),
@@ -60,9 +55,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['model']} | {r['final_error']:.2f} % | {r['best_error']:.2f} % | "
               f"{r['seconds'] / 60:.1f} |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "dropout.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("dropout", rows)
 
 
 if __name__ == "__main__":

@@ -21,20 +21,17 @@ unclipped error is printed too).
 """
 
 import argparse
-import json
-import os
 import time
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 from fastmlp.inspection import fgsm
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", "--data-dir", dest="data", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024])
     parser.add_argument("--dropout", type=float, default=0.5)
@@ -43,9 +40,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    if not args.data or not os.path.isdir(os.path.join(args.data, "mnist")):
-        raise SystemExit("MNIST not found: pass --data (the folder holding mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(os.path.join(args.data, "mnist"))
+    X_train, y_train, X_test, y_test = load_or_exit("mnist", args.data_dir)
 
     rows = []
     for name, eps in (("normal training", 0.0), (f"adversarial training (eps {args.eps})",
@@ -77,9 +72,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['model']} | {r['clean_error']:.2f} % | {r['fgsm_error']:.1f} % | "
               f"{r['fgsm_error_unclipped']:.1f} % | {r['seconds'] / 60:.1f} |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "fgsm.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("fgsm", rows)
 
 
 if __name__ == "__main__":

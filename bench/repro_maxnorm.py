@@ -14,21 +14,18 @@ once with max-norm (`--max-norm`, the paper's c = 3 to 4), over `--seeds`.
 """
 
 import argparse
-import json
-import os
 import time
 
 import numpy as np
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", "--data-dir", dest="data", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     parser.add_argument("--dropout", type=float, default=0.5)
@@ -38,9 +35,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    if not args.data or not os.path.isdir(os.path.join(args.data, "mnist")):
-        raise SystemExit("MNIST not found: pass --data (the folder holding mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(os.path.join(args.data, "mnist"))
+    X_train, y_train, X_test, y_test = load_or_exit("mnist", args.data_dir)
 
     rows = []
     for seed in args.seeds:
@@ -78,9 +73,7 @@ def main(argv=None):
         errs = [r["error"] for r in rows if r["model"] == name]
         print(f"| {name} | " + " | ".join(f"{e:.2f} %" for e in errs)
               + f" | {np.mean(errs):.2f} % |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "maxnorm.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("maxnorm", rows)
 
 
 if __name__ == "__main__":

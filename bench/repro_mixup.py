@@ -12,33 +12,26 @@ float32, the same budget with and without mixup (`--alpha`), over
 """
 
 import argparse
-import json
-import os
 import time
 
 import numpy as np
 from sklearn.metrics import log_loss
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", "--data-dir", dest="data", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     parser.add_argument("--alpha", type=float, default=0.2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    folder = os.path.join(args.data or "", "fashion-mnist")
-    if not os.path.isdir(folder):
-        raise SystemExit("Fashion-MNIST not found: pass --data (the folder holding "
-                         "fashion-mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(folder)
+    X_train, y_train, X_test, y_test = load_or_exit("fashion-mnist", args.data_dir)
 
     rows = []
     for seed in args.seeds:
@@ -66,9 +59,7 @@ def main(argv=None):
         print(f"| {name} | " + ", ".join(f"{r['error']:.2f} %" for r in rs)
               + f" | {np.mean([r['error'] for r in rs]):.2f} % | "
               f"{np.mean([r['log_loss'] for r in rs]):.4f} |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "mixup.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("mixup", rows)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ fit time.
 """
 
 import argparse
-import json
-import os
 import time
 import warnings
 
@@ -23,9 +21,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
+
 TASKS = {
     "digit": lambda d: d,
     "parity": lambda d: d % 2,
@@ -36,17 +34,14 @@ TASKS = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", "--data-dir", dest="data", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)   # a fixed budget of epochs
-    folder = os.path.join(args.data or "", "mnist")
-    if not os.path.isdir(folder):
-        raise SystemExit("MNIST not found: pass --data-dir (the folder holding mnist/)")
-    X_train, d_train, X_test, d_test = load_idx_folder(folder)
+    X_train, d_train, X_test, d_test = load_or_exit("mnist", args.data_dir)
     Y_train = np.column_stack([f(d_train) for f in TASKS.values()])
     Y_test = np.column_stack([f(d_test) for f in TASKS.values()])
 
@@ -91,9 +86,7 @@ def main(argv=None):
         acc = np.mean([r["accuracy"] for r in rs], axis=0)
         print(f"| {name} | " + " | ".join(f"{100 * a:.2f} %" for a in acc)
               + f" | {np.mean([r['seconds'] for r in rs]):.1f} s |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "multitask.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("multitask", rows)
 
 
 if __name__ == "__main__":

@@ -16,21 +16,18 @@ the step of the switch and the SGD rate SWATS estimated.
 """
 
 import argparse
-import json
-import os
 import time
 
 import numpy as np
 
 from fastmlp import MLPClassifier
-from fastmlp._datasets import find_data_dir, load_idx_folder
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from _data import add_data_dir_argument, load_or_exit, write_result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", "--data-dir", dest="data", default=find_data_dir(HERE))
+    add_data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
     parser.add_argument("--sgd-lr", type=float, default=0.05)
@@ -38,11 +35,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    folder = os.path.join(args.data or "", "fashion-mnist")
-    if not os.path.isdir(folder):
-        raise SystemExit("Fashion-MNIST not found: pass --data (the folder holding "
-                         "fashion-mnist/)")
-    X_train, y_train, X_test, y_test = load_idx_folder(folder)
+    X_train, y_train, X_test, y_test = load_or_exit("fashion-mnist", args.data_dir)
     classes = np.unique(y_train)
     configs = [("adam", dict(solver="adam", learning_rate_init=1e-3)),
                ("sgd", dict(solver="sgd", momentum=0.9, learning_rate_init=args.sgd_lr))]
@@ -85,9 +78,7 @@ def main(argv=None):
                        f"{r['switch_step']}, {r['switch_epoch']:.2f}, {r['sgd_rate']:.3g}"
                        for r in rs) if name.startswith("swats") else ""
         print(f"| {name} | " + " | ".join(cells) + f" | {sw} |")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "swats.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    write_result("swats", rows)
 
 
 if __name__ == "__main__":
