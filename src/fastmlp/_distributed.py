@@ -26,15 +26,12 @@ import time
 import warnings
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, compute_sample_weight
-from sklearn.utils.fixes import parse_version, sp_version
-from sklearn.utils.optimize import _check_optimize_result
 
 from ._base import _checked_weights
-from ._callbacks import FitTasks, lbfgs_callback
+from ._callbacks import FitTasks
 from ._components import SOLVERS
 from ._engine import Engine
 from ._network import Network
@@ -45,8 +42,8 @@ from . import _books
 from ._threads import blas_limit, effective_n_threads
 from ._books import _weights
 from ._training import (
-    _batch_size, _diverged, _engine_input, _predicts_finite, _schedule_name,
-    thread_plan,
+    LBFGS_DIVERGED, _batch_size, _diverged, _engine_input, _predicts_finite,
+    _schedule_name, run_lbfgs, thread_plan,
 )
 
 # Rows per chunk of the L-BFGS passes, as fit_lbfgs on one machine.
@@ -401,29 +398,9 @@ def fit_lbfgs(est, shards, key, X, y, sample_weight):
 
     tasks = FitTasks(est, X, lambda: y, sample_weight, est.max_iter + 1)
     tasks.begin("lbfgs-iteration")
-
-    def unpack(xk):
-        model.theta[...] = xk
-
-    iprint = 1 if est.verbose is True or est.verbose >= 1 else -1
-    opt_res = scipy.optimize.minimize(
-        fun, model.theta.astype(np.float64), method="L-BFGS-B", jac=True,
-        callback=lbfgs_callback(tasks, unpack) if tasks.active else None,
-        options={
-            "maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol,
-            **({"iprint": iprint} if sp_version < parse_version("1.15") else {}),
-        },
-    )
-    message = ("L-BFGS produced non-finite parameters, loss or predictions; "
-               "the estimator is left as it was before this call. Scale the "
-               "inputs.")
-    if not np.all(np.isfinite(opt_res.x)) or not np.isfinite(opt_res.fun):
-        raise _diverged(message, False)
-    est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
-    est.loss_ = float(opt_res.fun)
-    model.theta[...] = opt_res.x
+    run_lbfgs(est, model, fun, tasks)
     if not _predicts_finite(model, _probe(shards, net), _local_plan(est)):
-        raise _diverged(message, False)
+        raise _diverged(LBFGS_DIVERGED, False)
     tasks.finish()
 
 

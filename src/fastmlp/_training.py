@@ -423,7 +423,28 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
     tasks = FitTasks(est, X_user, lambda: est._decode(Y), sample_weight,
                      est.max_iter + 1)
     tasks.begin("lbfgs-iteration")
+    run_lbfgs(est, model, fun, tasks)
+    if net.batch_norm:
+        # Full-batch training: the running statistics are the statistics of
+        # the whole training set.
+        engine.set_running_statistics(X, Y, model.theta)
+    if not _predicts_finite(model, probe, plan):
+        raise _diverged(LBFGS_DIVERGED, False)
+    tasks.finish()
 
+
+LBFGS_DIVERGED = ("L-BFGS produced non-finite parameters, loss or predictions; "
+                  "the estimator is left as it was before this call. Scale the "
+                  "inputs.")
+
+
+def run_lbfgs(est, model, fun, tasks):
+    """SciPy's L-BFGS-B on ``fun(theta) -> (loss, grad)`` (float64) from the
+    model's parameters, with scikit-learn's options (max_fun, max_iter,
+    tol, verbose) and the callbacks' tasks per iteration; the result goes
+    to the model and to n_iter_ and loss_.  A non-finite result raises
+    DivergenceError before anything is changed (the caller checks the
+    predictions)."""
     def unpack(xk):
         model.theta[...] = xk
 
@@ -442,18 +463,8 @@ def fit_lbfgs(est, X, Y, sample_weight, plan):
             **({"iprint": iprint} if sp_version < parse_version("1.15") else {}),
         },
     )
-    message = ("L-BFGS produced non-finite parameters, loss or predictions; "
-               "the estimator is left as it was before this call. Scale the "
-               "inputs.")
     if not np.all(np.isfinite(opt_res.x)) or not np.isfinite(opt_res.fun):
-        raise _diverged(message, False)
+        raise _diverged(LBFGS_DIVERGED, False)
     est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
     est.loss_ = float(opt_res.fun)
     model.theta[...] = opt_res.x
-    if net.batch_norm:
-        # Full-batch training: the running statistics are the statistics of
-        # the whole training set.
-        engine.set_running_statistics(X, Y, model.theta)
-    if not _predicts_finite(model, probe, plan):
-        raise _diverged(message, False)
-    tasks.finish()
