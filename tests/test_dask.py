@@ -452,6 +452,14 @@ def test_parts_on_one_worker_share_its_threads():
             shards = ShardSet(c, parts, [w] * n_parts)
             assert shards.map(lambda shard, n_threads: n_threads) == expected
             shards.release()
+        # a part placed on a worker that has left since the cluster was read
+        # (one restarted under a new address): its tasks run on another, on
+        # one thread
+        gone = "tcp://127.0.0.1:9"
+        parts = [dask.delayed(Shard)(np.ones((3, 2)), np.ones((3, 1)), None)]
+        shards = ShardSet(c, parts, [gone])
+        assert shards.map(lambda shard, n_threads: (shard.n_rows, n_threads)) == [(3, 1)]
+        shards.release()
 
 
 # Part 4: search and streaming ---------------------------------------------------

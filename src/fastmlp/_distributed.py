@@ -293,13 +293,18 @@ class ShardSet:
     returns the results in part order; a part's task runs on its worker's
     threads, shared evenly by the parts placed on that worker."""
 
-    def __init__(self, client, parts, workers, persist=True):
+    def __init__(self, client, parts, workers, persist=True, nthreads=None):
         self.client = client
         self.workers = workers
         self.persist = persist
         self.parts = parts
-        info = client.scheduler_info()["workers"]
-        self.threads = [max(1, int(info[w]["nthreads"]) // workers.count(w))
+        if nthreads is None:
+            nthreads = {w: i["nthreads"]
+                        for w, i in client.scheduler_info()["workers"].items()}
+        # `nthreads`: the snapshot of the cluster the parts were placed by
+        # (a worker may leave, or restart under a new address, since; its
+        # parts' tasks then run elsewhere: allow_other_workers)
+        self.threads = [max(1, int(nthreads.get(w, 1)) // workers.count(w))
                         for w in workers]
         if persist:
             self.parts = [client.compute(p, workers=[w], allow_other_workers=True)

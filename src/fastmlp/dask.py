@@ -151,7 +151,9 @@ class _DistributedMLP:
                 "solver='swats' is not supported by distributed training: each "
                 "replica would switch from Adam to SGD at its own step (use "
                 "'adam' or 'sgd', or fit on one machine).")
-        workers = sorted(client.scheduler_info()["workers"])
+        # one snapshot of the cluster: a worker may leave or restart meanwhile
+        nthreads = {w: i["nthreads"] for w, i in client.scheduler_info()["workers"].items()}
+        workers = sorted(nthreads)
         n_shards = self.n_shards or len(workers)
         data = Blocks(X, y, sample_weight, n_shards)
 
@@ -189,7 +191,7 @@ class _DistributedMLP:
                      (self.validation_fraction, seed, i, stratify) if split else None)
                  for i, blocks in enumerate(data.parts(n_shards))]
         placed = [workers[i % len(workers)] for i in range(len(parts))]
-        shards = ShardSet(client, parts, placed, persist=self.persist)
+        shards = ShardSet(client, parts, placed, persist=self.persist, nthreads=nthreads)
         try:
             if split:
                 validation = validation_set(self, *held_out_set(shards.map(shard_held_out)),
